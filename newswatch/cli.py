@@ -1,0 +1,247 @@
+"""``newswatch`` console script."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .settings import PACKAGE_DATA, Settings
+
+console = Console()
+
+
+def _settings(args) -> Settings:
+    overrides = {}
+    if getattr(args, "es_url", None):
+        overrides["es_url"] = args.es_url
+    if getattr(args, "allow_loopback", False):
+        overrides["allow_loopback"] = True
+    if getattr(args, "allow_private", False):
+        overrides["allow_private_addresses"] = True
+    return Settings.from_env(**overrides)
+
+
+# ------------------------------------------------------------------ es
+
+
+def cmd_es(args) -> int:
+    from .connectors import es_local
+
+    s = _settings(args)
+    if args.action in ("start", "stop", "install") and s.es_url:
+        console.print(f"[yellow]ES_URL is set ({s.es_url}): newswatch uses that cluster; "
+                      f"the local node is only for when ES_URL is unset.[/]")
+    try:
+        if args.action == "install":
+            console.print(f"Elasticsearch {s.es_version} installed at {es_local.install(s)}")
+        elif args.action == "start":
+            health = es_local.start(s, timeout=args.timeout)
+            console.print(f"Elasticsearch {s.es_version} is up at {s.local_es_url} "
+                          f"(status {health.get('status')}); log: {es_local.log_file(s)}")
+        elif args.action == "stop":
+            console.print("stopped" if es_local.stop(s) else "not running")
+        else:
+            st = es_local.status(s)
+            for k, v in st.items():
+                console.print(f"{k:>10}: {v}")
+            return 0 if st["health"] in ("green", "yellow") else 1
+    except es_local.LocalESError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    return 0
+
+
+# ------------------------------------------------------------------ run / demo
+
+
+def _print_summary(summary: dict) -> None:
+    counts = summary["counts"]
+    table = Table(title=f"newswatch run {summary['run_id']} — {summary['status']}")
+    for col in ("feeds polled", "not modified", "feeds failed", "entries seen", "new", "fetched",
+                "extracted", "indexed", "failed"):
+        table.add_column(col, justify="right")
+    table.add_row(*(str(counts.get(k, 0)) for k in (
+        "feeds_polled", "feeds_not_modified", "feeds_failed", "entries_seen", "new", "fetched",
+        "extracted", "indexed", "failed")))
+    console.print(table)
+    if counts.get("spooled"):
+        console.print(f"[yellow]{counts['spooled']} documents could not be written to Elasticsearch and were "
+                      f"spooled; the next run writes them.[/]")
+    for fe in summary.get("errors", {}).get("feeds", []):
+        console.print(f"[red]feed error[/] {fe['feed']}: {fe['error']}")
+
+
+def _print_errors(settings: Settings, run_id: str, limit: int = 10) -> None:
+    from .connectors.es import make_client
+
+    es = make_client(settings)
+    resp = es.search(index=settings.index("errors"), query={"term": {"run_id": run_id}}, size=limit,
+                     sort=[{"at": "asc"}])
+    hits = resp["hits"]["hits"]
+    if not hits:
+        return
+    table = Table(title=f"errors of this run (index {settings.index('errors')})")
+    for col in ("stage", "kind", "url", "reason"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        e = h["_source"]
+        table.add_row(e["stage"], e.get("error_type") or "", (e.get("url") or e.get("feed") or "")[:80],
+                      e["reason"][:120])
+    console.print(table)
+
+
+def _fmt_money(m: dict) -> str:
+    amount = m["amount"]
+    for div, suffix in ((1e12, " trillion"), (1e9, " billion"), (1e6, " million")):
+        if amount >= div:
+            text = f"{amount / div:g}{suffix}"
+            break
+    else:
+        text = f"{amount:,.0f}"
+    usd = f" ≈ ${m['usd'] / 1e6:,.0f}M" if m.get("usd") and m["currency"] != "USD" else ""
+    parties = ""
+    if m.get("lender") or m.get("recipient"):
+        parties = f" {m.get('lender') or '?'}→{m.get('recipient') or '?'}"
+    return f"{'~' if m.get('approx') else ''}{m['currency']} {text}{usd} ({m['kind']}{parties})"
+
+
+def _print_examples(settings: Settings, ids: list[str], limit: int = 5) -> None:
+    from .connectors.es import make_client
+
+    if not ids:
+        return
+    es = make_client(settings)
+    resp = es.search(index=settings.index("stories"), query={"ids": {"values": ids}}, size=limit,
+                     sort=[{"published_at": {"order": "desc", "missing": "_last"}}],
+                     source=["title", "site", "published_at", "countries", "finance"])
+    table = Table(title="example stories", show_lines=True)
+    for col in ("published", "title", "countries", "money mentions"):
+        table.add_column(col, overflow="fold")
+    for h in resp["hits"]["hits"]:
+        s = h["_source"]
+        table.add_row((s.get("published_at") or "")[:10], s.get("title") or "", " ".join(s.get("countries") or []),
+                      "\n".join(_fmt_money(m) for m in (s.get("finance") or [])[:4]) or "—")
+    console.print(table)
+
+
+def _run_flow(feeds_file: str, settings: Settings, beam_args: list[str]) -> dict:
+    from .flows.ingest import ingest_flow
+
+    return ingest_flow(feeds_file, beam_args=beam_args, overrides=settings.public())
+
+
+def cmd_run(args) -> int:
+    s = _settings(args)
+    beam_args = list(args.beam_args or [])
+    if args.runner:
+        beam_args = [f"--runner={args.runner}", *beam_args]
+    if s.es_url is None:
+        from .connectors import es_local
+
+        try:
+            es_local.start(s)
+        except es_local.LocalESError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            return 1
+    summary = _run_flow(args.feeds, s, beam_args)
+    _print_summary(summary)
+    _print_errors(s, summary["run_id"])
+    if args.examples:
+        _print_examples(s, summary["story_ids"])
+    return 0 if summary["status"] in ("ok", "completed_with_errors") else 1
+
+
+def cmd_demo(args) -> int:
+    from .connectors import es_local
+    from .sampleserver import SampleServer
+
+    s = _settings(args).with_(allow_loopback=True)
+    sample = Path(args.sample_dir) if args.sample_dir else PACKAGE_DATA / "sample"
+    if s.es_url is None:
+        console.print(f"Starting the local Elasticsearch {s.es_version} (first time: download + unpack)...")
+        try:
+            health = es_local.start(s)
+        except es_local.LocalESError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            return 1
+        console.print(f"Elasticsearch is {health.get('status')} at {s.local_es_url}")
+    with SampleServer(sample) as server:
+        feeds = sorted((sample / "feeds").glob("*.xml"))
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+            for f in feeds:
+                fh.write(server.url(f"feeds/{f.name}") + "\n")
+            feeds_file = fh.name
+        console.print(f"Serving {len(feeds)} sample feeds from {sample} at {server.base_url}")
+        summary = _run_flow(feeds_file, s, list(args.beam_args or []))
+    os.unlink(feeds_file)
+    _print_summary(summary)
+    _print_errors(s, summary["run_id"])
+    _print_examples(s, summary["story_ids"], limit=args.examples)
+    console.print(f"Stories are in the index [bold]{s.index('stories')}[/] at {s.effective_es_url}; "
+                  f"errors in [bold]{s.index('errors')}[/]; run summaries in [bold]{s.index('runs')}[/].")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import run_eval
+
+    thresholds = {k: v for k, v in vars(args).items() if k.startswith("min_") and v is not None}
+    return run_eval(args.gold, args.pages, thresholds)
+
+
+# ------------------------------------------------------------------ main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newswatch", description=__doc__)
+    p.add_argument("--es-url", help="Elasticsearch URL (default: $ES_URL, else the local node)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    es = sub.add_parser("es", help="manage the local single-node Elasticsearch")
+    es.add_argument("action", choices=["start", "stop", "status", "install"])
+    es.add_argument("--timeout", type=float, default=180.0)
+    es.set_defaults(func=cmd_es)
+
+    run = sub.add_parser("run", help="run the ingestion flow once over a feeds file",
+                         epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
+    run.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
+                     help="feeds file: YAML (feeds: [{url, name}]) or one URL per line")
+    run.add_argument("--runner", help="Beam runner (default DirectRunner)")
+    run.add_argument("--allow-loopback", action="store_true", help="allow fetching 127.0.0.0/8 (testing)")
+    run.add_argument("--allow-private", action="store_true", help="allow fetching private addresses")
+    run.add_argument("--examples", type=int, default=0, help="print N example stories")
+    run.add_argument("beam_args", nargs=argparse.REMAINDER)
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="start local ES and a loopback server with the bundled sample "
+                                       "feeds, and run the ingestion flow once")
+    demo.add_argument("--sample-dir", help="directory with feeds/ and articles/ (default: bundled sample)")
+    demo.add_argument("--examples", type=int, default=5)
+    demo.add_argument("beam_args", nargs=argparse.REMAINDER)
+    demo.set_defaults(func=cmd_demo)
+
+    ev = sub.add_parser("eval", help="measure extraction against a gold file")
+    ev.add_argument("gold")
+    ev.add_argument("--pages", required=True, help="directory with the gold file's HTML pages")
+    for name in ("country_precision", "country_recall", "org_recall", "person_recall", "finance_recall",
+                 "finance_precision", "currency_accuracy", "kind_accuracy"):
+        ev.add_argument(f"--min-{name.replace('_', '-')}", dest=f"min_{name}", type=float)
+    ev.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "beam_args", None) and args.beam_args[:1] == ["--"]:
+        args.beam_args = args.beam_args[1:]
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

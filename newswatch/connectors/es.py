@@ -1,0 +1,168 @@
+"""Elasticsearch access: client, index setup, bulk writes, feed state, error records, run summaries."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Iterable
+
+from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import ConnectionError as ESConnectionError
+
+from ..schemas.mapping import ERRORS_MAPPINGS, FEEDS_MAPPINGS, RUNS_MAPPINGS, stories_template
+from ..settings import Settings
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_client(settings: Settings) -> Elasticsearch:
+    kwargs: dict = dict(request_timeout=settings.es_timeout, retry_on_timeout=True, max_retries=3)
+    if settings.es_api_key:
+        kwargs["api_key"] = settings.es_api_key
+    elif settings.es_username:
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
+    if settings.es_ca_certs:
+        kwargs["ca_certs"] = settings.es_ca_certs
+    if not settings.es_verify_certs:
+        kwargs["verify_certs"] = False
+    return Elasticsearch(settings.effective_es_url, **kwargs)
+
+
+def check_reachable(es: Elasticsearch) -> dict:
+    """Cluster health, or a clear ConnectionError naming the URL."""
+    try:
+        return dict(es.cluster.health(wait_for_status="yellow", timeout="30s"))
+    except ESConnectionError as exc:
+        raise ConnectionError(f"Elasticsearch is unreachable: {exc}") from exc
+
+
+class Indices:
+    """Names of newswatch's indices for one prefix."""
+
+    def __init__(self, settings: Settings):
+        p = settings.index_prefix
+        self.prefix = p
+        self.stories = f"{p}-stories"  # alias
+        self.errors = f"{p}-errors"
+        self.feeds = f"{p}-feeds"
+        self.runs = f"{p}-runs"
+
+
+def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
+    """Create (idempotently) the stories template + first index + alias, and the side indices."""
+    ix = Indices(settings)
+    es.indices.put_index_template(name=f"{ix.prefix}-stories", **stories_template(ix.prefix))
+    if not es.indices.exists_alias(name=ix.stories):
+        first = f"{ix.stories}-000001"
+        if not es.indices.exists(index=first):
+            try:
+                es.indices.create(index=first, aliases={ix.stories: {"is_write_index": True}})
+            except Exception as exc:  # another process created it first
+                if "resource_already_exists_exception" not in str(exc):
+                    raise
+    for name, mappings in ((ix.errors, ERRORS_MAPPINGS), (ix.feeds, FEEDS_MAPPINGS), (ix.runs, RUNS_MAPPINGS)):
+        if not es.indices.exists(index=name):
+            try:
+                es.indices.create(index=name, mappings=mappings,
+                                  settings={"number_of_shards": 1, "number_of_replicas": 0})
+            except Exception as exc:
+                if "resource_already_exists_exception" not in str(exc):
+                    raise
+    return ix
+
+
+def existing_ids(es: Elasticsearch, index: str, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are already stored (works on an alias over several indices)."""
+    found: set[str] = set()
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i:i + 1000]
+        resp = es.search(index=index, query={"ids": {"values": chunk}}, source=False, size=len(chunk))
+        found.update(hit["_id"] for hit in resp["hits"]["hits"])
+    return found
+
+
+def bulk_write(es: Elasticsearch, index: str, docs: Iterable[dict], *, chunk_size: int = 200,
+               op_type: str = "index") -> tuple[list[str], list[dict]]:
+    """Write docs (each with ``_id``); returns (ids written, failures with reasons). Never drops silently."""
+    actions = ({"_op_type": op_type, "_index": index, "_id": d["_id"],
+                "_source": {k: v for k, v in d.items() if k != "_id"}} for d in docs)
+    ok_ids: list[str] = []
+    failures: list[dict] = []
+    for ok, item in helpers.streaming_bulk(es, actions, chunk_size=chunk_size, raise_on_error=False,
+                                           raise_on_exception=True, max_retries=3, initial_backoff=1):
+        info = next(iter(item.values()))
+        if ok:
+            ok_ids.append(info["_id"])
+        else:
+            err = info.get("error")
+            reason = err.get("reason") if isinstance(err, dict) else str(err)
+            failures.append({"_id": info.get("_id"), "status": info.get("status"),
+                             "error_type": err.get("type") if isinstance(err, dict) else "bulk_error",
+                             "reason": reason})
+    return ok_ids, failures
+
+
+def _feed_doc_id(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def get_feed_states(es: Elasticsearch, ix: Indices, urls: list[str]) -> dict[str, dict]:
+    if not urls:
+        return {}
+    resp = es.mget(index=ix.feeds, ids=[_feed_doc_id(u) for u in urls])
+    return {d["_source"]["url"]: d["_source"] for d in resp["docs"] if d.get("found")}
+
+
+def put_feed_states(es: Elasticsearch, ix: Indices, states: list[dict]) -> None:
+    if states:
+        bulk_write(es, ix.feeds, ({"_id": _feed_doc_id(s["url"]), **s} for s in states))
+        es.indices.refresh(index=ix.feeds)
+
+
+def error_record(stage: str, reason: str, *, url: str | None = None, feed: str | None = None,
+                 story_id: str | None = None, error_type: str | None = None, http_status: int | None = None,
+                 run_id: str | None = None) -> dict:
+    rec = {"at": now().isoformat(), "run_id": run_id, "stage": stage, "url": url, "feed": feed,
+           "story_id": story_id, "error_type": error_type or stage + "_error", "reason": reason[:4000],
+           "http_status": http_status}
+    key = f"{run_id}|{stage}|{url or feed}|{story_id}"
+    rec["_id"] = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return rec
+
+
+def write_errors(es: Elasticsearch, ix: Indices, records: list[dict]) -> None:
+    if records:
+        bulk_write(es, ix.errors, records)
+        es.indices.refresh(index=ix.errors)
+
+
+def write_run(es: Elasticsearch, ix: Indices, summary: dict) -> None:
+    es.index(index=ix.runs, id=summary["run_id"], document=summary, refresh=True)
+
+
+def get_story(es: Elasticsearch, ix: Indices, sid: str) -> dict | None:
+    try:
+        resp = es.search(index=ix.stories, query={"ids": {"values": [sid]}}, size=1)
+    except NotFoundError:
+        return None
+    hits = resp["hits"]["hits"]
+    return hits[0]["_source"] if hits else None
+
+
+def add_feeds_to_known(es: Elasticsearch, ix: Indices, feeds_by_id: dict[str, list[str]]) -> int:
+    """Record that already-stored stories were also listed by other feeds (no scripting needed)."""
+    if not feeds_by_id:
+        return 0
+    resp = es.search(index=ix.stories, query={"ids": {"values": list(feeds_by_id)}}, source=["feeds"],
+                     size=len(feeds_by_id))
+    updates = []
+    for hit in resp["hits"]["hits"]:
+        have = hit["_source"].get("feeds") or []
+        merged = sorted(set(have) | set(feeds_by_id.get(hit["_id"], [])))
+        if merged != sorted(have):
+            updates.append({"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"],
+                            "doc": {"feeds": merged}})
+    if updates:
+        helpers.bulk(es, updates, refresh=True)
+    return len(updates)

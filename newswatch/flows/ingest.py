@@ -1,0 +1,195 @@
+"""The ingestion flow: load feed list -> poll feeds -> run the Beam pipeline -> write the run summary.
+
+Runs in Prefect's ephemeral local mode when no Prefect server is configured, and under a server when
+``PREFECT_API_URL`` is set.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE as NO_CACHE
+
+from ..connectors import es as esc
+from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
+from ..connectors.http import Fetcher
+from ..pipelines.ingest import Spool, run_pipeline
+from ..settings import Settings
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@task(name="load-feed-list", cache_policy=NO_CACHE)
+def load_feeds(feeds_file: str) -> list[FeedSpec]:
+    specs = load_feed_list(feeds_file)
+    get_run_logger().info("%d feeds in %s", len(specs), feeds_file)
+    return specs
+
+
+@task(name="prepare-elasticsearch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def prepare_es(settings: Settings) -> dict:
+    es = esc.make_client(settings)
+    health = esc.check_reachable(es)
+    esc.ensure_indices(es, settings)
+    return {"status": health.get("status")}
+
+
+@task(name="replay-spool", cache_policy=NO_CACHE)
+def replay_spool(settings: Settings) -> int:
+    """Write documents spooled by an earlier run that could not reach Elasticsearch."""
+    es = esc.make_client(settings)
+    replayed = 0
+    for kind in ("stories", "errors"):
+        spool = Spool(settings, kind)
+        for path in spool.files():
+            docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            ok_ids, failures = esc.bulk_write(es, settings.index(kind), docs)
+            if failures:
+                get_run_logger().error("spool %s: %d documents still rejected: %s", path, len(failures),
+                                       failures[:3])
+                continue
+            path.unlink()
+            replayed += len(ok_ids) if kind == "stories" else 0
+    if replayed:
+        es.indices.refresh(index=settings.index("stories"))
+    return replayed
+
+
+@task(name="poll-feeds", cache_policy=NO_CACHE)
+def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str) -> dict:
+    """Poll every feed (concurrently, conditional GET) and keep their state in ES."""
+    logger = get_run_logger()
+    es = esc.make_client(settings)
+    ix = esc.Indices(settings)
+    urls = [s.url for s in specs]
+    states = esc.get_feed_states(es, ix, urls)
+    fetcher = Fetcher(settings)
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(specs)))) as pool:
+        results: list[PollResult] = list(pool.map(lambda u: poll_feed(fetcher, u, states.get(u)), urls))
+    new_states, errors, entries = [], [], []
+    for res in results:
+        prev = states.get(res.feed, {})
+        state = {"url": res.feed, "title": res.title or prev.get("title"), "last_polled_at": _now(),
+                 "last_status": res.status, "etag": prev.get("etag"), "last_modified": prev.get("last_modified"),
+                 "last_changed_at": prev.get("last_changed_at"), "last_error": None,
+                 "consecutive_failures": 0, "entries_last_seen": len(res.entries)}
+        if res.status == "ok":
+            state.update(etag=res.etag, last_modified=res.last_modified, last_changed_at=_now())
+        elif res.status == "not_modified":
+            state["entries_last_seen"] = prev.get("entries_last_seen", 0)
+        else:
+            state.update(last_error=res.error, consecutive_failures=prev.get("consecutive_failures", 0) + 1)
+            errors.append(esc.error_record("poll", res.error or "feed error", feed=res.feed, url=res.feed,
+                                           error_type=res.error_kind, http_status=res.http_status, run_id=run_id))
+            logger.warning("feed %s: %s", res.feed, res.error)
+        for rej in res.rejected_entries:
+            errors.append(esc.error_record("poll", f"entry rejected: {rej.get('reason')}", feed=res.feed,
+                                           url=rej.get("link"), error_type="bad_entry", run_id=run_id))
+        new_states.append(state)
+        entries.extend(res.entries)  # entries salvaged from a broken feed are still processed
+    esc.put_feed_states(es, ix, new_states)
+    esc.write_errors(es, ix, errors)
+    # one story per canonical URL, remembering every feed that listed it
+    merged: dict[str, dict] = {}
+    for e in entries:
+        d = merged.setdefault(e.id, {**e.to_dict(), "feeds": [], "run_id": run_id})
+        if e.feed not in d["feeds"]:
+            d["feeds"].append(e.feed)
+    known = esc.existing_ids(es, ix.stories, list(merged)) if merged else set()
+    new = [d for sid, d in merged.items() if sid not in known]
+    esc.add_feeds_to_known(es, ix, {sid: merged[sid]["feeds"] for sid in known})
+    return {
+        "feeds_polled": len(specs),
+        "feeds_ok": sum(r.status == "ok" for r in results),
+        "feeds_not_modified": sum(r.status == "not_modified" for r in results),
+        "feeds_failed": sum(r.status == "error" for r in results),
+        "entries_seen": len(entries),
+        "unique_stories": len(merged),
+        "new": len(new),
+        "entries_rejected": sum(len(r.rejected_entries) for r in results),
+        "feed_errors": [{"feed": r.feed, "error": r.error, "kind": r.error_kind} for r in results
+                        if r.status == "error"],
+        "new_entries": new,
+    }
+
+
+@task(name="run-beam-pipeline", cache_policy=NO_CACHE)
+def beam_stage(settings: Settings, entries: list[dict], beam_args: list[str]) -> dict:
+    counts = run_pipeline(entries, settings, beam_args)
+    es = esc.make_client(settings)
+    try:
+        es.indices.refresh(index=f"{settings.index('stories')},{settings.index('errors')}")
+    except Exception as exc:  # ES gone: the summary says so, the spool keeps the documents
+        get_run_logger().error("refresh failed: %s", exc)
+    return counts
+
+
+@task(name="find-indexed-stories", cache_policy=NO_CACHE)
+def indexed_ids(settings: Settings, ids: list[str]) -> list[str]:
+    """The stories of this run that are now in the index (what alert rules are evaluated against)."""
+    if not ids:
+        return []
+    try:
+        return sorted(esc.existing_ids(esc.make_client(settings), settings.index("stories"), ids))
+    except Exception as exc:
+        get_run_logger().error("could not list indexed stories: %s", exc)
+        return []
+
+
+@task(name="write-run-summary", cache_policy=NO_CACHE)
+def write_summary(settings: Settings, summary: dict) -> dict:
+    try:
+        esc.write_run(esc.make_client(settings), esc.Indices(settings), summary)
+    except Exception as exc:
+        get_run_logger().error("could not store the run summary in ES: %s", exc)
+        summary["summary_stored"] = False
+    out = Path(settings.home) / "runs"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{summary['run_id']}.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+@flow(name="newswatch-ingest", log_prints=True)
+def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
+    """``overrides``: non-secret settings (see ``Settings.public``); secrets come from the environment."""
+    settings = Settings.from_public(overrides)
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    started = _now()
+    specs = load_feeds(feeds_file)
+    prepare_es(settings)
+    replayed = replay_spool(settings)
+    polled = poll_feeds(settings, specs, run_id)
+    entries = polled.pop("new_entries")
+    counts = beam_stage(settings, entries, list(beam_args or []))
+    story_ids = indexed_ids(settings, [e["id"] for e in entries])
+    summary = {
+        "run_id": run_id, "started_at": started, "finished_at": _now(),
+        "runner": _runner_name(beam_args), "feeds_file": str(feeds_file),
+        "counts": {
+            "feeds_polled": polled["feeds_polled"], "feeds_not_modified": polled["feeds_not_modified"],
+            "feeds_failed": polled["feeds_failed"], "entries_seen": polled["entries_seen"],
+            "new": polled["new"], "fetched": counts["fetched"], "extracted": counts["extracted"],
+            "indexed": counts["indexed"], "failed": counts["failed"], "spooled": counts["spooled"],
+            "replayed_from_spool": replayed, "entries_rejected": polled["entries_rejected"],
+        },
+        "errors": {"feeds": polled["feed_errors"]},
+        "story_ids": story_ids,
+    }
+    summary["status"] = "ok" if not (counts["failed"] or polled["feeds_failed"] or counts["spooled"]) else \
+        "completed_with_errors"
+    return write_summary(settings, summary)
+
+
+def _runner_name(beam_args) -> str:
+    for i, a in enumerate(beam_args or []):
+        if a.startswith("--runner="):
+            return a.split("=", 1)[1]
+        if a == "--runner" and i + 1 < len(beam_args):
+            return beam_args[i + 1]
+    return "DirectRunner"

@@ -1,0 +1,93 @@
+"""A small loopback HTTP server for the demo, the tests and the benchmarks.
+
+It serves a directory; in ``.xml`` files the placeholder ``{{BASE_URL}}`` is replaced with the server's own
+address, so feeds point back at it. It sends ETag/Last-Modified and answers conditional requests with 304,
+like a well-behaved news site, and counts requests per path so tests can check what was fetched.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+PLACEHOLDER = b"{{BASE_URL}}"
+TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset=utf-8",
+         ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
+
+
+class SampleServer:
+    def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0):
+        self.root = Path(root).resolve()
+        self.hits: Counter[str] = Counter()
+        self.overrides: dict[str, bytes] = {}  # path -> body, for tests that change a feed
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_GET(self):
+                path = unquote(urlsplit(self.path).path)
+                server.hits[path] += 1
+                body = server.overrides.get(path)
+                if body is None:
+                    target = (server.root / path.lstrip("/")).resolve()
+                    if server.root not in target.parents or not target.is_file():
+                        return self._send(404, b"not found", "text/plain")
+                    body = target.read_bytes()
+                    if target.suffix == ".xml":
+                        body = body.replace(PLACEHOLDER, server.base_url.encode())
+                    mtime = target.stat().st_mtime
+                else:
+                    mtime = 0
+                etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+                last_modified = formatdate(mtime, usegmt=True)
+                if self.headers.get("If-None-Match") == etag or (
+                        not self.headers.get("If-None-Match") and self.headers.get("If-Modified-Since") == last_modified):
+                    return self._send(304, b"", None, etag, last_modified)
+                ctype = TYPES.get(Path(path).suffix, "application/octet-stream")
+                self._send(200, body, ctype, etag, last_modified)
+
+            def _send(self, status, body, ctype, etag=None, last_modified=None):
+                self.send_response(status)
+                if ctype:
+                    self.send_header("Content-Type", ctype)
+                if etag:
+                    self.send_header("ETag", etag)
+                    self.send_header("Last-Modified", last_modified)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def start(self) -> "SampleServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,1 @@
+from .story import Entity, ExtractionResult, FinanceMention, Story  # noqa: F401

@@ -1,0 +1,118 @@
+"""Elasticsearch mappings and index templates derived from the pydantic models.
+
+Only core field types and the standard analyzer are used, so the same template works on the minimal
+``integ-test-zip`` distribution (no analysis-common, no mapper-extras) and on a full cluster.
+"""
+from __future__ import annotations
+
+import types
+import typing
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+from .story import Story
+
+_SCALARS = {
+    str: {"type": "keyword", "ignore_above": 2048},
+    bool: {"type": "boolean"},
+    int: {"type": "long"},
+    float: {"type": "double"},
+    datetime: {"type": "date"},
+    date: {"type": "date"},
+}
+
+
+def _unwrap(annotation):
+    """Strip Optional[...] / list[...] / Literal[...] down to the element type."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(args[0])
+    if origin in (list, tuple, set, frozenset):
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return str
+    return annotation
+
+
+def properties_for(model: type[BaseModel]) -> dict:
+    props: dict = {}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        override = dict(extra.get("es", {}))
+        inner = _unwrap(info.annotation)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            mapping = {"type": override.pop("type", "object"), "properties": properties_for(inner)}
+            mapping.update(override)
+        elif override:
+            mapping = override
+        else:
+            try:
+                mapping = dict(_SCALARS[inner])
+            except KeyError as exc:  # a new field type must get an explicit mapping
+                raise TypeError(f"no ES mapping for {model.__name__}.{name}: {inner!r}") from exc
+        props[name] = mapping
+    return props
+
+
+def story_mappings() -> dict:
+    return {"dynamic": "strict", "properties": properties_for(Story)}
+
+
+def stories_template(prefix: str) -> dict:
+    """Composable index template for the stories indices, written through the ``<prefix>-stories`` alias."""
+    return {
+        "index_patterns": [f"{prefix}-stories-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+            "mappings": story_mappings(),
+        },
+        "_meta": {"managed_by": "newswatch", "schema": "Story"},
+    }
+
+
+ERRORS_MAPPINGS = {
+    "dynamic": "strict",
+    "properties": {
+        "at": {"type": "date"},
+        "run_id": {"type": "keyword"},
+        "stage": {"type": "keyword"},  # poll | fetch | extract | enrich | index
+        "url": {"type": "keyword", "ignore_above": 4096},
+        "feed": {"type": "keyword", "ignore_above": 4096},
+        "story_id": {"type": "keyword"},
+        "error_type": {"type": "keyword"},
+        "reason": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}},
+        "http_status": {"type": "integer"},
+    },
+}
+
+FEEDS_MAPPINGS = {
+    "dynamic": "strict",
+    "properties": {
+        "url": {"type": "keyword", "ignore_above": 4096},
+        "title": {"type": "text"},
+        "etag": {"type": "keyword", "index": False},
+        "last_modified": {"type": "keyword", "index": False},
+        "last_polled_at": {"type": "date"},
+        "last_changed_at": {"type": "date"},
+        "last_status": {"type": "keyword"},
+        "last_error": {"type": "text"},
+        "consecutive_failures": {"type": "integer"},
+        "entries_last_seen": {"type": "integer"},
+    },
+}
+
+RUNS_MAPPINGS = {
+    "dynamic": False,
+    "properties": {
+        "run_id": {"type": "keyword"},
+        "started_at": {"type": "date"},
+        "finished_at": {"type": "date"},
+        "status": {"type": "keyword"},
+        "runner": {"type": "keyword"},
+        "counts": {"type": "object"},
+        "errors": {"type": "object", "enabled": False},
+    },
+}

@@ -1,0 +1,89 @@
+"""The story document: one source of truth for the pipeline, the ES mapping, Kibana and alert rules.
+
+Every field may carry an ``es`` entry in ``json_schema_extra`` that overrides the mapping derived from its
+Python type (see :mod:`newswatch.schemas.mapping`).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field
+
+EntityType = Literal["country", "historic_state", "region", "org", "person"]
+FinanceKind = Literal[
+    "loan", "grant", "aid", "investment", "financing", "trade", "debt", "reserves", "market", "other"
+]
+
+
+def _es(**mapping) -> dict:
+    return {"es": mapping}
+
+
+class Entity(BaseModel):
+    """A geopolitical entity found in a story (country, region, organisation, person...)."""
+
+    type: EntityType
+    id: str = Field(description="ISO 3166-1 alpha-2 for countries, Wikidata QID or a stable slug otherwise")
+    name: str = Field(description="canonical name")
+    wikidata: Optional[str] = Field(default=None, description="Wikidata QID when the gazetteer knows it")
+    surface_forms: list[str] = Field(default_factory=list)
+    count: int = 1
+    start: int = Field(default=0, description="character offset of the first mention (in title + '\\n\\n' + text)")
+    end: int = 0
+
+
+class FinanceMention(BaseModel):
+    """A money amount found in a story, normalised."""
+
+    text: str = Field(description="the surface form, e.g. 'about $9 billion'")
+    amount: float = Field(description="amount in units of the currency (lower bound for ranges)")
+    amount_max: Optional[float] = Field(default=None, description="upper bound when the text gives a range")
+    currency: str = Field(description="ISO 4217 code")
+    usd: Optional[float] = Field(default=None, description="USD value at the publication date (ECB rates)")
+    usd_note: Optional[str] = Field(default=None, description="why usd is missing or approximate")
+    approx: bool = False
+    kind: FinanceKind = "other"
+    lender: Optional[str] = Field(default=None, description="country code or entity id of the source of funds")
+    recipient: Optional[str] = Field(default=None, description="country code of the recipient")
+    sentence: str = Field(default="", json_schema_extra=_es(type="text"))
+    start: int = 0
+    end: int = 0
+
+
+class Story(BaseModel):
+    """One news story as stored in Elasticsearch (document id = ``id``)."""
+
+    id: str = Field(description="stable hash of canonical_url")
+    url: str = Field(description="URL as fetched (after redirects)")
+    canonical_url: str
+    feeds: list[str] = Field(default_factory=list, description="URLs of the feeds that listed the story")
+    site: Optional[str] = None
+    title: Optional[str] = Field(
+        default=None, json_schema_extra=_es(type="text", fields={"keyword": {"type": "keyword", "ignore_above": 512}})
+    )
+    text: str = Field(default="", json_schema_extra=_es(type="text"))
+    author: Optional[str] = None
+    lang: Optional[str] = None
+    published_at: Optional[datetime] = None
+    fetched_at: datetime
+    ingested_at: Optional[datetime] = None
+    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes")
+    regions: list[str] = Field(default_factory=list)
+    orgs: list[str] = Field(default_factory=list, description="organisation ids")
+    people: list[str] = Field(default_factory=list, description="person ids")
+    entities: list[Entity] = Field(default_factory=list, json_schema_extra=_es(type="nested"))
+    finance: list[FinanceMention] = Field(default_factory=list, json_schema_extra=_es(type="nested"))
+    finance_usd_max: Optional[float] = Field(default=None, description="largest USD value among finance mentions")
+    extraction_version: str
+
+
+class ExtractionResult(BaseModel):
+    """What :func:`newswatch.extraction.extract` returns for one story."""
+
+    countries: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    orgs: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    finance: list[FinanceMention] = Field(default_factory=list)

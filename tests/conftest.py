@@ -1,0 +1,98 @@
+"""Shared fixtures: a real Elasticsearch node, Prefect in a private temp home, a loopback fixture server."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(os.environ.get("NEWSWATCH_FIXTURES", ROOT.parent / "shared" / "fixtures")).resolve()
+
+# Prefect: a private home per test session (two processes sharing one SQLite file lock each other out)
+_PREFECT_HOME = tempfile.mkdtemp(prefix="nw-prefect-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not (FIXTURES / "gold.json").is_file():
+        pytest.fail(f"shared fixtures not found at {FIXTURES} (set NEWSWATCH_FIXTURES)")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def gold(fixtures_dir) -> dict:
+    return json.loads((fixtures_dir / "gold.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def es_settings():
+    """Settings pointing at a real ES: $ES_URL if set, else a local node started for the session."""
+    from newswatch.connectors import es_local
+    from newswatch.settings import Settings
+
+    base = Settings.from_env()
+    started = False
+    if not base.es_url:
+        base = base.with_(es_port=int(os.environ.get("NEWSWATCH_TEST_ES_PORT", "9250")))
+        health = es_local._health(base.local_es_url)
+        if not health:
+            es_local.start(base, timeout=240)
+            started = True
+        base = base.with_(es_url=base.local_es_url)
+    yield base
+    if started and os.environ.get("NEWSWATCH_TEST_KEEP_ES") != "1":
+        es_local.stop(base)
+
+
+@pytest.fixture(scope="session")
+def es_client(es_settings):
+    from newswatch.connectors.es import make_client
+
+    client = make_client(es_settings)
+    client.cluster.health(wait_for_status="yellow", timeout="60s")
+    return client
+
+
+@pytest.fixture()
+def settings(es_settings, es_client, tmp_path):
+    """Per-test settings: own index prefix, own NEWSWATCH_HOME (spool, runs), loopback fetching allowed."""
+    prefix = f"nwt-{uuid.uuid4().hex[:10]}"
+    s = es_settings.with_(index_prefix=prefix, home=tmp_path / "home", allow_loopback=True,
+                          fetch_timeout=5.0, fetch_total_timeout=10.0)
+    yield s
+    es_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    es_client.indices.delete_index_template(name=f"{prefix}-*", ignore=[404])
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def fixture_server(fixtures_dir):
+    from newswatch.sampleserver import SampleServer
+
+    with SampleServer(fixtures_dir) as server:
+        yield server
+
+
+@pytest.fixture()
+def feeds_file(tmp_path, fixture_server):
+    def make(*names: str) -> str:
+        path = tmp_path / f"feeds-{uuid.uuid4().hex[:6]}.txt"
+        path.write_text("".join(fixture_server.url(f"feeds/{n}") + "\n" for n in names))
+        return str(path)
+
+    return make
