@@ -68,8 +68,11 @@ def settings(es_settings, es_client, tmp_path):
     s = es_settings.with_(index_prefix=prefix, home=tmp_path / "home", allow_loopback=True,
                           fetch_timeout=5.0, fetch_total_timeout=10.0)
     yield s
-    es_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-    es_client.indices.delete_index_template(name=f"{prefix}-*", ignore=[404])
+    names = list(es_client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))
+    if names:
+        es_client.indices.delete(index=",".join(names))
+    for t in es_client.indices.get_index_template(name=f"{prefix}-*", ignore=[404]).get("index_templates", []):
+        es_client.indices.delete_index_template(name=t["name"])
 
 
 @pytest.fixture(scope="session")

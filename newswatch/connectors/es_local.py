@@ -200,7 +200,7 @@ def start(settings: Settings, timeout: float = 180.0, echo=None) -> dict:
     env = dict(os.environ)
     env.update(
         ES_JAVA_HOME=str(java),
-        ES_JAVA_OPTS=f"-Xms{settings.es_heap} -Xmx{settings.es_heap} -XX:+UseSerialGC",
+        ES_JAVA_OPTS=f"-Xms{settings.es_heap} -Xmx{settings.es_heap}",
         ES_TMPDIR=str(ndir / "tmp"),
         ES_PATH_CONF=str(es_home / "config"),
     )
@@ -216,7 +216,6 @@ def start(settings: Settings, timeout: float = 180.0, echo=None) -> dict:
         f"-Epath.logs={ndir / 'logs'}",
         "-Expack.security.enabled=false",  # local loopback node only; never for a shared cluster
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
-        "-Eingest.geoip.downloader.enabled=false",
     ]
     if os.geteuid() == 0:
         _check_traversable(ndir)

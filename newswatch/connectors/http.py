@@ -202,6 +202,7 @@ class Fetcher:
                     raise cause
                 kind = "timeout" if isinstance(exc, urllib3.exceptions.TimeoutError) else "connection_error"
                 raise FetchError(f"{kind.replace('_', ' ')}: {exc}", kind=kind) from exc
+            complete = False  # only a connection whose body was fully read may go back to the pool
             try:
                 if resp.status in (301, 302, 303, 307, 308):
                     location = resp.headers.get("location")
@@ -216,6 +217,7 @@ class Fetcher:
                     continue
                 headers_out = {k.lower(): v for k, v in resp.headers.items()}
                 if resp.status == 304:
+                    complete = True
                     return Response(current, 304, headers_out, b"", redirects, time.monotonic() - started)
                 if resp.status >= 400 or resp.status < 200:
                     raise FetchError(
@@ -247,7 +249,10 @@ class Fetcher:
                     chunks.append(chunk)
                 out.body = b"".join(chunks)
                 out.elapsed = time.monotonic() - started
+                complete = True
                 return out
             finally:
+                if not complete:
+                    resp.close()  # unread body (error, too large, redirect): never reuse this connection
                 resp.release_conn()
         raise FetchError(f"too many redirects (> {s.max_redirects})", kind="redirect_loop")
