@@ -61,6 +61,9 @@ def cmd_es(args) -> int:
 
 
 def _print_summary(summary: dict) -> None:
+    if summary["status"] in ("failed", "skipped"):
+        console.print(f"[red]run {summary['run_id']} {summary['status']}:[/] {summary.get('reason')}")
+        return
     counts = summary["counts"]
     table = Table(title=f"newswatch run {summary['run_id']} — {summary['status']}")
     for col in ("feeds polled", "not modified", "feeds failed", "entries seen", "new", "fetched",
@@ -151,6 +154,8 @@ def cmd_run(args) -> int:
             return 1
     summary = _run_flow(args.feeds, s, beam_args)
     _print_summary(summary)
+    if summary["status"] in ("failed", "skipped"):
+        return 1 if summary["status"] == "failed" else 0
     _print_errors(s, summary["run_id"])
     if args.examples:
         _print_examples(s, summary["story_ids"])
@@ -181,6 +186,8 @@ def cmd_demo(args) -> int:
         summary = _run_flow(feeds_file, s, list(args.beam_args or []))
     os.unlink(feeds_file)
     _print_summary(summary)
+    if summary["status"] in ("failed", "skipped"):
+        return 1
     _print_errors(s, summary["run_id"])
     _print_examples(s, summary["story_ids"], limit=args.examples)
     console.print(f"Stories are in the index [bold]{s.index('stories')}[/] at {s.effective_es_url}; "

@@ -63,6 +63,7 @@ class Settings:
     max_feed_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     fetch_concurrency: int = 16
+    lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
     # SMTP (alerts)
     smtp_host: str | None = None
@@ -96,6 +97,7 @@ class Settings:
             fetch_total_timeout=float(_env("NEWSWATCH_FETCH_TOTAL_TIMEOUT", "30")),
             max_page_bytes=int(_env("NEWSWATCH_MAX_PAGE_BYTES", str(5 * 1024 * 1024))),
             fetch_concurrency=int(_env("NEWSWATCH_FETCH_CONCURRENCY", "16")),
+            lock_ttl=float(_env("NEWSWATCH_LOCK_TTL", "3600")),
             smtp_host=_env("SMTP_HOST"),
             smtp_port=int(_env("SMTP_PORT", "25")),
             smtp_username=_env("SMTP_USERNAME"),

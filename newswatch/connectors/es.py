@@ -166,3 +166,96 @@ def add_feeds_to_known(es: Elasticsearch, ix: Indices, feeds_by_id: dict[str, li
     if updates:
         helpers.bulk(es, updates, refresh=True)
     return len(updates)
+
+
+# ---------------------------------------------------------------- locks
+
+LOCKS_MAPPINGS = {"dynamic": False, "properties": {"owner": {"type": "keyword"}, "host": {"type": "keyword"},
+                                                   "pid": {"type": "integer"}, "expires_at": {"type": "date"}}}
+
+
+def _lock_index(ix: Indices, es: Elasticsearch) -> str:
+    name = f"{ix.prefix}-locks"
+    if not es.indices.exists(index=name):
+        try:
+            es.indices.create(index=name, mappings=LOCKS_MAPPINGS,
+                              settings={"number_of_shards": 1, "number_of_replicas": 0})
+        except Exception as exc:
+            if "resource_already_exists_exception" not in str(exc):
+                raise
+    return name
+
+
+def _holder_is_gone(doc: dict) -> bool:
+    import os
+    import socket
+
+    try:
+        expired = datetime.fromisoformat(doc["expires_at"]) < now()
+    except (KeyError, ValueError):
+        expired = True
+    if expired:
+        return True
+    if doc.get("host") == socket.gethostname() and doc.get("pid"):
+        try:
+            os.kill(int(doc["pid"]), 0)
+        except ProcessLookupError:
+            return True  # the process that held it died (e.g. SIGKILL)
+        except PermissionError:
+            return False
+    return False
+
+
+def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seconds: float = 3600) -> dict | None:
+    """Take the named lock; None if held by a live owner. A dead or expired holder's lock is taken over."""
+    import os
+    import socket
+    from datetime import timedelta
+
+    from elasticsearch import ConflictError
+
+    index = _lock_index(ix, es)
+    doc = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(),
+           "acquired_at": now().isoformat(), "expires_at": (now() + timedelta(seconds=ttl_seconds)).isoformat()}
+    try:
+        es.index(index=index, id=name, document=doc, op_type="create", refresh=True)
+        return doc
+    except ConflictError:
+        pass
+    try:
+        current = es.get(index=index, id=name)
+    except NotFoundError:
+        return acquire_lock(es, ix, name, owner, ttl_seconds)
+    if not _holder_is_gone(current["_source"]):
+        return None
+    try:
+        es.index(index=index, id=name, document=doc, if_seq_no=current["_seq_no"],
+                 if_primary_term=current["_primary_term"], refresh=True)
+    except ConflictError:
+        return None  # someone else took it over first
+    return {**doc, "took_over_from": current["_source"].get("owner")}
+
+
+def lock_holder(es: Elasticsearch, ix: Indices, name: str) -> dict | None:
+    try:
+        return es.get(index=_lock_index(ix, es), id=name)["_source"]
+    except NotFoundError:
+        return None
+
+
+def release_lock(es: Elasticsearch, ix: Indices, name: str, owner: str) -> bool:
+    from elasticsearch import ConflictError
+
+    index = _lock_index(ix, es)
+    try:
+        current = es.get(index=index, id=name)
+    except NotFoundError:
+        return False
+    if current["_source"].get("owner") != owner:
+        return False
+    try:
+        es.delete(index=index, id=name, if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"],
+                  refresh=True)
+    except (ConflictError, NotFoundError):
+        return False
+    return True

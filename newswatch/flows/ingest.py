@@ -41,10 +41,10 @@ def prepare_es(settings: Settings) -> dict:
 
 
 @task(name="replay-spool", cache_policy=NO_CACHE)
-def replay_spool(settings: Settings) -> int:
-    """Write documents spooled by an earlier run that could not reach Elasticsearch."""
+def replay_spool(settings: Settings) -> list[str]:
+    """Write documents spooled by an earlier run that could not reach Elasticsearch; returns story ids."""
     es = esc.make_client(settings)
-    replayed = 0
+    replayed: list[str] = []
     for kind in ("stories", "errors"):
         spool = Spool(settings, kind)
         for path in spool.files():
@@ -55,7 +55,8 @@ def replay_spool(settings: Settings) -> int:
                                        failures[:3])
                 continue
             path.unlink()
-            replayed += len(ok_ids) if kind == "stories" else 0
+            if kind == "stories":
+                replayed.extend(ok_ids)
     if replayed:
         es.indices.refresh(index=settings.index("stories"))
     return replayed
@@ -93,7 +94,6 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str) -> dict:
                                            url=rej.get("link"), error_type="bad_entry", run_id=run_id))
         new_states.append(state)
         entries.extend(res.entries)  # entries salvaged from a broken feed are still processed
-    esc.put_feed_states(es, ix, new_states)
     esc.write_errors(es, ix, errors)
     # one story per canonical URL, remembering every feed that listed it
     merged: dict[str, dict] = {}
@@ -116,6 +116,9 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str) -> dict:
         "feed_errors": [{"feed": r.feed, "error": r.error, "kind": r.error_kind} for r in results
                         if r.status == "error"],
         "new_entries": new,
+        # committed only after the pipeline has indexed (or spooled) the stories: a run that dies before
+        # that leaves the old ETag/Last-Modified, so the next run sees the feed as changed and redoes it
+        "feed_states": new_states,
     }
 
 
@@ -142,6 +145,11 @@ def indexed_ids(settings: Settings, ids: list[str]) -> list[str]:
         return []
 
 
+@task(name="commit-feed-states", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def commit_feed_states(settings: Settings, states: list[dict]) -> None:
+    esc.put_feed_states(esc.make_client(settings), esc.Indices(settings), states)
+
+
 @task(name="write-run-summary", cache_policy=NO_CACHE)
 def write_summary(settings: Settings, summary: dict) -> dict:
     try:
@@ -160,27 +168,47 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     """``overrides``: non-secret settings (see ``Settings.public``); secrets come from the environment."""
     settings = Settings.from_public(overrides)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    started = _now()
+    summary = {"run_id": run_id, "started_at": _now(), "runner": _runner_name(beam_args),
+               "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
     specs = load_feeds(feeds_file)
-    prepare_es(settings)
-    replayed = replay_spool(settings)
-    polled = poll_feeds(settings, specs, run_id)
-    entries = polled.pop("new_entries")
-    counts = beam_stage(settings, entries, list(beam_args or []))
-    story_ids = indexed_ids(settings, [e["id"] for e in entries])
-    summary = {
-        "run_id": run_id, "started_at": started, "finished_at": _now(),
-        "runner": _runner_name(beam_args), "feeds_file": str(feeds_file),
-        "counts": {
+    try:
+        prepare_es(settings)
+    except Exception as exc:  # nothing was fetched yet: say clearly why, keep the summary on disk
+        summary.update(status="failed", finished_at=_now(),
+                       reason=f"Elasticsearch at {settings.effective_es_url} is not usable: {exc}")
+        return write_summary(settings, summary)
+    es = esc.make_client(settings)
+    ix = esc.Indices(settings)
+    lock = esc.acquire_lock(es, ix, "ingest", owner=run_id, ttl_seconds=settings.lock_ttl)
+    if lock is None:
+        holder = esc.lock_holder(es, ix, "ingest") or {}
+        summary.update(status="skipped", finished_at=_now(),
+                       reason=f"another ingest run is in progress ({holder.get('owner')} on "
+                              f"{holder.get('host')}, pid {holder.get('pid')})")
+        return write_summary(settings, summary)
+    try:
+        replayed = replay_spool(settings)
+        polled = poll_feeds(settings, specs, run_id)
+        entries = polled.pop("new_entries")
+        counts = beam_stage(settings, entries, list(beam_args or []))
+        story_ids = indexed_ids(settings, [e["id"] for e in entries])
+        commit_feed_states(settings, polled.pop("feed_states"))
+    finally:
+        esc.release_lock(es, ix, "ingest", owner=run_id)
+    summary.update(
+        finished_at=_now(),
+        counts={
             "feeds_polled": polled["feeds_polled"], "feeds_not_modified": polled["feeds_not_modified"],
             "feeds_failed": polled["feeds_failed"], "entries_seen": polled["entries_seen"],
             "new": polled["new"], "fetched": counts["fetched"], "extracted": counts["extracted"],
             "indexed": counts["indexed"], "failed": counts["failed"], "spooled": counts["spooled"],
-            "replayed_from_spool": replayed, "entries_rejected": polled["entries_rejected"],
+            "replayed_from_spool": len(replayed), "entries_rejected": polled["entries_rejected"],
         },
-        "errors": {"feeds": polled["feed_errors"]},
-        "story_ids": story_ids,
-    }
+        errors={"feeds": polled["feed_errors"]},
+        story_ids=sorted(set(story_ids) | set(replayed)),
+    )
+    if lock.get("took_over_from"):
+        summary["lock_taken_over_from"] = lock["took_over_from"]
     summary["status"] = "ok" if not (counts["failed"] or polled["feeds_failed"] or counts["spooled"]) else \
         "completed_with_errors"
     return write_summary(settings, summary)
