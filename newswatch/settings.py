@@ -62,7 +62,10 @@ class Settings:
     max_page_bytes: int = 5 * 1024 * 1024
     max_feed_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
+    http_retries: int = 2  # polite retries of 429/503 answers
+    max_retry_after: float = 10.0  # longest Retry-After we wait for inside a run
     fetch_concurrency: int = 16
+    min_text_chars: int = 200  # shorter main text = "no extractable text" (menus, paywalls, error pages)
     lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
     # SMTP (alerts)
@@ -97,6 +100,7 @@ class Settings:
             fetch_total_timeout=float(_env("NEWSWATCH_FETCH_TOTAL_TIMEOUT", "30")),
             max_page_bytes=int(_env("NEWSWATCH_MAX_PAGE_BYTES", str(5 * 1024 * 1024))),
             fetch_concurrency=int(_env("NEWSWATCH_FETCH_CONCURRENCY", "16")),
+            min_text_chars=int(_env("NEWSWATCH_MIN_TEXT_CHARS", "200")),
             lock_ttl=float(_env("NEWSWATCH_LOCK_TTL", "3600")),
             smtp_host=_env("SMTP_HOST"),
             smtp_port=int(_env("SMTP_PORT", "25")),

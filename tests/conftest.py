@@ -99,3 +99,28 @@ def feeds_file(tmp_path, fixture_server):
         return str(path)
 
     return make
+
+
+# ------------------------------------------------------------------ fault-injection figures
+
+_FAULTS: list[tuple[str, int, int, int, str]] = []
+
+
+@pytest.fixture()
+def fault_report():
+    """Record a fault test's figures (injected, survived, lost); printed at the end of the run."""
+
+    def record(name: str, *, injected: int, survived: int, lost: int, note: str = "") -> None:
+        _FAULTS.append((name, injected, survived, lost, note))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _FAULTS:
+        return
+    tr = terminalreporter
+    tr.section("fault injection figures")
+    tr.write_line(f"{'fault':<48} {'injected':>8} {'survived':>8} {'lost':>5}  note")
+    for name, injected, survived, lost, note in _FAULTS:
+        tr.write_line(f"{name:<48} {injected:>8} {survived:>8} {lost:>5}  {note}")

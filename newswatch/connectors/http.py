@@ -174,8 +174,27 @@ class Fetcher:
             accept_types: tuple[str, ...] | None = HTML_TYPES) -> Response:
         """GET ``url``; raises :class:`FetchError` for anything a user should see as an error.
 
-        A 304 is returned as a response (conditional GET); other non-2xx statuses raise.
+        A 304 is returned as a response (conditional GET); other non-2xx statuses raise. A 429 or 503 with a
+        short ``Retry-After`` is retried politely (bounded); a long one is reported with the wait asked for.
         """
+        s = self.settings
+        for attempt in range(s.http_retries + 1):
+            try:
+                return self._get_once(url, headers, max_bytes, accept_types)
+            except FetchError as exc:
+                wait = exc.retry_after
+                if exc.status not in (429, 503) or attempt == s.http_retries:
+                    raise
+                if wait is None:
+                    wait = 1.0 * (attempt + 1)
+                if wait > s.max_retry_after:
+                    exc.reason += f" (server asks to retry after {wait:.0f}s; not waiting that long)"
+                    raise
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _get_once(self, url: str, headers: dict | None, max_bytes: int | None,
+                  accept_types: tuple[str, ...] | None) -> Response:
         s = self.settings
         max_bytes = max_bytes or s.max_page_bytes
         req_headers = {"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate",
@@ -236,8 +255,8 @@ class Fetcher:
                 while True:
                     if time.monotonic() > deadline:
                         raise FetchError(f"took longer than {s.fetch_total_timeout:.0f}s", kind="timeout")
-                    try:
-                        chunk = resp.read(64 * 1024, decode_content=True)
+                    try:  # read1: returns as soon as data arrives, so a trickling server meets the deadline
+                        chunk = resp.read1(64 * 1024, decode_content=True)
                     except urllib3.exceptions.HTTPError as exc:
                         raise FetchError(f"read failed: {exc}", kind="read_error") from exc
                     if not chunk:

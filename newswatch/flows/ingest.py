@@ -192,9 +192,15 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         entries = polled.pop("new_entries")
         counts = beam_stage(settings, entries, list(beam_args or []))
         story_ids = indexed_ids(settings, [e["id"] for e in entries])
-        commit_feed_states(settings, polled.pop("feed_states"))
+        try:
+            commit_feed_states(settings, polled.pop("feed_states"))
+        except Exception as exc:  # safe: the next run polls these feeds again and skips known stories
+            summary["errors"]["feed_state"] = f"feed state not saved ({exc}); feeds will be re-polled"
     finally:
-        esc.release_lock(es, ix, "ingest", owner=run_id)
+        try:
+            esc.release_lock(es, ix, "ingest", owner=run_id)
+        except Exception as exc:  # the lock expires (or is taken over once this process is gone)
+            summary["errors"]["lock"] = f"could not release the ingest lock: {exc}"
     summary.update(
         finished_at=_now(),
         counts={
@@ -204,13 +210,13 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
             "indexed": counts["indexed"], "failed": counts["failed"], "spooled": counts["spooled"],
             "replayed_from_spool": len(replayed), "entries_rejected": polled["entries_rejected"],
         },
-        errors={"feeds": polled["feed_errors"]},
+        errors={**summary["errors"], "feeds": polled["feed_errors"]},
         story_ids=sorted(set(story_ids) | set(replayed)),
     )
     if lock.get("took_over_from"):
         summary["lock_taken_over_from"] = lock["took_over_from"]
-    summary["status"] = "ok" if not (counts["failed"] or polled["feeds_failed"] or counts["spooled"]) else \
-        "completed_with_errors"
+    troubles = counts["failed"] or polled["feeds_failed"] or counts["spooled"] or len(summary["errors"]) > 1
+    summary["status"] = "completed_with_errors" if troubles else "ok"
     return write_summary(settings, summary)
 
 

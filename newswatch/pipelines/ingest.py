@@ -79,33 +79,45 @@ class FetchBatch(beam.DoFn):
                 yield page
 
 
+def _decode_html(body: bytes, declared: str | None) -> str | bytes:
+    """Valid UTF-8 wins (declared charsets are often wrong), then the declared charset, then detection."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if declared:
+        try:
+            return body.decode(declared, errors="replace")
+        except LookupError:
+            pass
+    return body  # trafilatura detects the encoding from the bytes and any <meta charset>
+
+
 class Extract(beam.DoFn):
     """Main text and metadata with trafilatura."""
 
-    def __init__(self):
+    def __init__(self, min_chars: int = 200):
+        self.min_chars = min_chars
         self.ok = Metrics.counter(NS, "extracted")
         self.failed = Metrics.counter(NS, "failed")
 
     def process(self, page: dict):
         from ..extraction import html_to_article
 
-        html = page.pop("html")
-        charset = page.pop("charset", None)
+        html = _decode_html(page.pop("html"), page.pop("charset", None))
         try:
-            if charset:
-                try:
-                    html = html.decode(charset)
-                except (LookupError, UnicodeDecodeError):
-                    pass  # wrong or unknown charset: let trafilatura detect it from the bytes
             article = html_to_article(html, url=page["url"])
         except Exception as exc:
             self.failed.inc()
             yield beam.pvalue.TaggedOutput(DEAD, _dead("extract", page, f"{type(exc).__name__}: {exc}",
                                                        "extract_exception"))
             return
-        if not article or not (article.get("text") or "").strip():
+        text = (article or {}).get("text") or ""
+        if len(text.strip()) < self.min_chars:
             self.failed.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, _dead("extract", page, "no extractable main text", "no_text"))
+            yield beam.pvalue.TaggedOutput(DEAD, _dead(
+                "extract", page, f"no extractable main text ({len(text.strip())} characters found, "
+                                 f"at least {self.min_chars} needed)", "no_text"))
             return
         self.ok.inc()
         page["article"] = article
@@ -296,7 +308,7 @@ def build_pipeline(p: beam.Pipeline, entries: list[dict], settings: Settings):
         | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, settings.fetch_concurrency))
         | "Fetch" >> beam.ParDo(FetchBatch(settings)).with_outputs(DEAD, main="pages")
     )
-    extracted = fetched.pages | "Extract" >> beam.ParDo(Extract()).with_outputs(DEAD, main="articles")
+    extracted = fetched.pages | "Extract" >> beam.ParDo(Extract(settings.min_text_chars)).with_outputs(DEAD, main="articles")
     enriched = extracted.articles | "Enrich" >> beam.ParDo(Enrich()).with_outputs(DEAD, main="stories")
     indexed = enriched.stories | "Index" >> beam.ParDo(BulkIndex(settings)).with_outputs(DEAD, main="ids")
     dead = (fetched[DEAD], extracted[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()

@@ -1,0 +1,147 @@
+"""Fault injection: a hostile web and hostile feeds, against the real fetcher, feed poller and pipeline."""
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import pytest
+
+from newswatch.connectors.es import Indices
+from newswatch.connectors.feeds import poll_feed
+from newswatch.connectors.http import Fetcher, FetchError, ForbiddenAddress
+
+pytestmark = pytest.mark.integration
+
+# path -> (expected error kind, or None if the page must be indexed)
+WEB_FAULTS = {
+    "slow-loris": "timeout",
+    "huge-length": "too_large",
+    "gzip-bomb": "too_large",
+    "redirect-loop": "redirect_loop",
+    "redirect-metadata": "forbidden_address",
+    "redirect-private": "forbidden_address",
+    "pdf": "content_type",
+    "image": "content_type",
+    "empty": "no_text",
+    "error-500": "http_error",
+    "rate-limited-long": "http_error",
+    "rate-limited": None,  # 429 + Retry-After: 1 -> polite retry succeeds
+    "wrong-charset": None,
+    "no-charset": None,
+    "latin1-declared": None,
+    "redirect-ok": None,
+    "good-1": None,
+}
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    from servers import HostileServer
+
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def fast_settings(settings):
+    return settings.with_(fetch_timeout=2.0, fetch_total_timeout=3.0, max_page_bytes=2 * 1024 * 1024)
+
+
+def test_gzip_bomb_stops_at_the_cap_with_bounded_memory(hostile, fast_settings, fault_report):
+    fetcher = Fetcher(fast_settings)
+    tracemalloc.start()
+    with pytest.raises(FetchError) as err:
+        fetcher.get(hostile.url("gzip-bomb"))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert err.value.kind == "too_large"
+    assert peak < 40 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while reading a 200 MB gzip bomb"
+    fault_report("gzip bomb (200 MB inflated)", injected=1, survived=1, lost=0, note=f"peak {peak / 1e6:.1f} MB")
+
+
+def test_slow_loris_is_cut_at_the_total_deadline(hostile, fast_settings, fault_report):
+    started = time.monotonic()
+    with pytest.raises(FetchError) as err:
+        Fetcher(fast_settings).get(hostile.url("slow-loris"))
+    elapsed = time.monotonic() - started
+    assert err.value.kind == "timeout"
+    assert elapsed < fast_settings.fetch_total_timeout + fast_settings.fetch_timeout + 1
+    fault_report("slow loris", injected=1, survived=1, lost=0, note=f"cut after {elapsed:.1f}s")
+
+
+def test_ssrf_guard_applies_after_dns_and_on_every_redirect(hostile, settings):
+    strict = settings.with_(allow_loopback=False)
+    with pytest.raises(ForbiddenAddress, match="loopback"):
+        Fetcher(strict).get(hostile.url("good-1").replace("127.0.0.1", "localhost"))  # a name, not an IP
+    with pytest.raises(ForbiddenAddress, match="loopback"):
+        Fetcher(strict).get(hostile.url("good-1"))
+    # loopback allowed (the test server is there), but redirects into internal ranges are not
+    with pytest.raises(ForbiddenAddress, match="link-local"):
+        Fetcher(settings).get(hostile.url("redirect-metadata"))
+    with pytest.raises(ForbiddenAddress, match="private"):
+        Fetcher(settings).get(hostile.url("redirect-private"))
+    # a redirect to a name resolving to loopback is refused when loopback is not allowed
+    before = hostile.hits.get("/good-1", 0)
+    with pytest.raises(ForbiddenAddress):
+        Fetcher(strict.with_(allow_private_addresses=False)).get(hostile.url("redirect-localhost-name"))
+    assert hostile.hits.get("/good-1", 0) == before
+
+
+def test_rate_limit_is_retried_politely_or_reported(hostile, settings):
+    resp = Fetcher(settings).get(hostile.url("rate-limited"))
+    assert resp.status == 200 and b"Uzbekistan" in resp.body
+    with pytest.raises(FetchError) as err:
+        Fetcher(settings).get(hostile.url("rate-limited-long"))
+    assert err.value.status == 429 and "retry after 86400s" in err.value.reason
+
+
+def test_hostile_feeds_are_parsed_safely(hostile, settings, fault_report):
+    fetcher = Fetcher(settings)
+    html = poll_feed(fetcher, hostile.url("html-feed"))
+    assert html.status == "error" and html.error_kind in ("not_a_feed", "malformed_feed")
+    started = time.monotonic()
+    big = poll_feed(fetcher, hostile.url("big-feed"))
+    assert big.status == "ok" and len(big.entries) == 5000
+    assert any("10000 entries" in r["reason"] for r in big.rejected_entries)
+    bad = poll_feed(fetcher, hostile.url("bad-links-feed"))
+    assert bad.status == "ok"
+    assert sorted(e.link.rsplit("/", 1)[-1] for e in bad.entries) == ["good-1", "good-2"], \
+        "duplicate GUIDs with different links are different stories"
+    assert len(bad.rejected_entries) == 3
+    fault_report("hostile feeds (HTML, 10k entries, bad links)", injected=3, survived=3, lost=0,
+                 note=f"10k-entry feed parsed in {time.monotonic() - started:.1f}s")
+
+
+def test_pipeline_survives_every_web_fault(hostile, fast_settings, tmp_path, prefect_harness, es_client,
+                                           fault_report):
+    from newswatch.flows.ingest import ingest_flow
+
+    feed_path = "faults-feed"
+    body = hostile.feed(list(WEB_FAULTS)).encode()
+    setattr(type(hostile), "route_faults_feed", lambda self, h, n, base: h._send(200, body, "application/rss+xml"))
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text(hostile.url(feed_path) + "\n")
+    started = time.monotonic()
+    summary = ingest_flow(str(feeds), overrides=fast_settings.public())
+    elapsed = time.monotonic() - started
+    ix = Indices(fast_settings)
+    es_client.indices.refresh(index=f"{ix.stories},{ix.errors}")
+    stored = {h["_source"]["canonical_url"].rsplit("/", 1)[-1]: h["_source"] for h in
+              es_client.search(index=ix.stories, size=50)["hits"]["hits"]}
+    errors = {h["_source"]["url"].rsplit("/", 1)[-1]: h["_source"] for h in
+              es_client.search(index=ix.errors, size=50)["hits"]["hits"] if h["_source"]["url"]}
+    expect_ok = [p for p, kind in WEB_FAULTS.items() if kind is None]
+    expect_err = {p: kind for p, kind in WEB_FAULTS.items() if kind}
+    assert set(stored) == set(expect_ok), "every good page indexed (keyed by the feed link's canonical URL)"
+    assert stored["redirect-ok"]["url"].endswith("/good-1"), "the URL after redirects is kept"
+    for path, kind in expect_err.items():
+        assert path in errors, f"{path}: no error record"
+        assert errors[path]["error_type"] == kind, (path, errors[path])
+        assert errors[path]["reason"]
+    # encodings: no mojibake in the stored text
+    assert "Türkiye" in stored["wrong-charset"]["title"] and "â€" not in stored["wrong-charset"]["text"]
+    assert "Café" in stored["latin1-declared"]["title"]
+    assert summary["counts"]["failed"] == len(expect_err)
+    assert summary["counts"]["indexed"] == len(expect_ok)
+    fault_report("hostile web in one run", injected=len(expect_err), survived=len(expect_err), lost=0,
+                 note=f"{summary['counts']['indexed']} good pages indexed, run took {elapsed:.1f}s")
