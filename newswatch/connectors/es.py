@@ -186,6 +186,9 @@ def _lock_index(ix: Indices, es: Elasticsearch) -> str:
     return name
 
 
+_ACTIVE_LOCK_OWNERS: set[str] = set()  # owners holding a lock in this process right now
+
+
 def _holder_is_gone(doc: dict) -> bool:
     import os
     import socket
@@ -197,6 +200,8 @@ def _holder_is_gone(doc: dict) -> bool:
     if expired:
         return True
     if doc.get("host") == socket.gethostname() and doc.get("pid"):
+        if int(doc["pid"]) == os.getpid():
+            return doc.get("owner") not in _ACTIVE_LOCK_OWNERS  # an earlier run of this process
         try:
             os.kill(int(doc["pid"]), 0)
         except ProcessLookupError:
@@ -219,6 +224,7 @@ def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seco
            "acquired_at": now().isoformat(), "expires_at": (now() + timedelta(seconds=ttl_seconds)).isoformat()}
     try:
         es.index(index=index, id=name, document=doc, op_type="create", refresh=True)
+        _ACTIVE_LOCK_OWNERS.add(owner)
         return doc
     except ConflictError:
         pass
@@ -233,6 +239,7 @@ def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seco
                  if_primary_term=current["_primary_term"], refresh=True)
     except ConflictError:
         return None  # someone else took it over first
+    _ACTIVE_LOCK_OWNERS.add(owner)
     return {**doc, "took_over_from": current["_source"].get("owner")}
 
 
@@ -246,6 +253,7 @@ def lock_holder(es: Elasticsearch, ix: Indices, name: str) -> dict | None:
 def release_lock(es: Elasticsearch, ix: Indices, name: str, owner: str) -> bool:
     from elasticsearch import ConflictError
 
+    _ACTIVE_LOCK_OWNERS.discard(owner)
     index = _lock_index(ix, es)
     try:
         current = es.get(index=index, id=name)
