@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import Counter
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,8 +21,9 @@ TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset=
 
 
 class SampleServer:
-    def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0):
         self.root = Path(root).resolve()
+        self.delay = delay  # seconds to wait before answering a page (not a feed): a slow site
         self.hits: Counter[str] = Counter()
         self.overrides: dict[str, bytes] = {}  # path -> body, for tests that change a feed
         server = self
@@ -35,6 +37,8 @@ class SampleServer:
             def do_GET(self):
                 path = unquote(urlsplit(self.path).path)
                 server.hits[path] += 1
+                if server.delay and not path.endswith(".xml"):
+                    time.sleep(server.delay)
                 body = server.overrides.get(path)
                 if body is None:
                     target = (server.root / path.lstrip("/")).resolve()
