@@ -202,6 +202,20 @@ def cmd_eval(args) -> int:
     return run_eval(args.gold, args.pages, thresholds)
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import FAIL, OK, run_checks
+
+    checks = run_checks(_settings(args))
+    table = Table(title="newswatch doctor")
+    for col in ("check", "status", "detail", "how to fix"):
+        table.add_column(col, overflow="fold")
+    colour = {OK: "green", FAIL: "red"}
+    for c in checks:
+        table.add_row(c.name, f"[{colour.get(c.status, 'yellow')}]{c.status}[/]", c.detail, c.fix)
+    console.print(table)
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -232,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--examples", type=int, default=5)
     demo.add_argument("beam_args", nargs=argparse.REMAINDER)
     demo.set_defaults(func=cmd_demo)
+
+    doc = sub.add_parser("doctor", help="check configuration, Elasticsearch, SMTP and disk; print what to fix")
+    doc.set_defaults(func=cmd_doctor)
 
     ev = sub.add_parser("eval", help="measure extraction against a gold file")
     ev.add_argument("gold")

@@ -97,3 +97,28 @@ def test_two_runs_started_at_once_do_not_both_ingest(settings, slow_site, tmp_pa
     assert all(n == 1 for n in article_fetches.values()), article_fetches
     fault_report("two ingest runs started at once", injected=1, survived=1, lost=0,
                  note="one ran, one skipped (ES lock); every page fetched once")
+
+
+def test_secrets_never_reach_logs_errors_or_summaries(settings, fixture_server, tmp_path, es_client):
+    """A run with an API key and an SMTP password set: neither appears in its output, errors or summary."""
+    secrets = {"ES_API_KEY": "c2VjcmV0LWtleS1kby1ub3QtbG9n", "SMTP_PASSWORD": "hunter2-do-not-log"}
+    feeds = _feeds(tmp_path, fixture_server)
+    env = dict(os.environ, **secrets)
+    env.update(ES_URL=settings.es_url, NEWSWATCH_INDEX_PREFIX=settings.index_prefix,
+               NEWSWATCH_HOME=str(settings.home), NEWSWATCH_ALLOW_LOOPBACK="1", PREFECT_HOME=str(tmp_path / "ph"),
+               PREFECT_LOGGING_LEVEL="DEBUG", SMTP_HOST="127.0.0.1", SMTP_PORT="1")
+    out = subprocess.run([sys.executable, "-m", "newswatch.cli", "run", "--feeds", feeds], env=env,
+                         capture_output=True, text=True, timeout=300)
+    doctor = subprocess.run([sys.executable, "-m", "newswatch.cli", "doctor"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "smtp" in doctor.stdout and "unreachable" in doctor.stdout  # the doctor names the broken part
+    ix = Indices(settings)
+    es_client.indices.refresh(index=f"{ix.errors},{ix.runs}")
+    stored = json.dumps([h["_source"] for h in es_client.search(index=f"{ix.errors},{ix.runs}", size=100)["hits"]["hits"]])
+    files = "".join(p.read_text(errors="replace") for p in settings.home.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".log"))
+    prefect_logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "ph").rglob("*.log"))
+    for name, value in secrets.items():
+        for where, text in (("run output", out.stdout + out.stderr), ("doctor", doctor.stdout + doctor.stderr),
+                            ("ES error/run records", stored), ("files", files), ("prefect logs", prefect_logs)):
+            assert value not in text, f"{name} leaked into {where}"
