@@ -6,6 +6,7 @@ Per-feed state (ETag, Last-Modified, last status) is kept in Elasticsearch by th
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -107,14 +108,23 @@ def _iso(struct) -> str | None:
         return None
 
 
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
 def _precheck_xml(body: bytes) -> str | None:
-    """Reject XML that is dangerous to parse (entity expansion, external entities, DTD tricks)."""
+    """Reject XML that is dangerous to parse (entity expansion, external entities, DTD tricks).
+
+    Two layers: a byte scan for entity declarations that does not depend on the declared encoding (NULs
+    removed, so UTF-16/32 documents are caught too), then defusedxml's parser.
+    """
+    if _ENTITY_DECL.search(body[:1_000_000].replace(b"\x00", b"")):
+        return "forbidden XML construct: the document declares entities (<!ENTITY ...>)"
     try:
         DET.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         return f"forbidden XML construct ({type(exc).__name__}): {exc}"
-    except (ParseError, ValueError, SyntaxError):
-        return None  # malformed but harmless: feedparser's tolerant parser decides
+    except (ParseError, ValueError, SyntaxError, LookupError):
+        return None  # malformed or oddly encoded but harmless: feedparser's tolerant parser decides
     return None
 
 

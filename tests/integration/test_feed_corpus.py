@@ -1,0 +1,62 @@
+"""Run the feed parser over feedparser's own corpus of real-world and malformed feeds.
+
+The corpus ships in feedparser's source distribution; it is downloaded from the package index at test time
+(cached under $NEWSWATCH_HOME/downloads), never committed.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import time
+from collections import Counter
+
+import pytest
+
+from newswatch.connectors.feeds import parse_feed
+from newswatch.settings import Settings
+
+SUFFIXES = {".xml", ".rdf", ".atom", ".rss", ".feed"}
+
+
+@pytest.fixture(scope="session")
+def feedparser_corpus():
+    import feedparser
+
+    downloads = Settings.from_env().home / "downloads" / "feedparser-sdist"
+    downloads.mkdir(parents=True, exist_ok=True)
+    archives = list(downloads.glob(f"feedparser-{feedparser.__version__}.tar.gz"))
+    if not archives:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "-q",
+                        "-d", str(downloads), f"feedparser=={feedparser.__version__}"], check=True, timeout=300)
+        archives = list(downloads.glob(f"feedparser-{feedparser.__version__}.tar.gz"))
+    files = []
+    with tarfile.open(archives[0]) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and "/tests/" in member.name and any(member.name.endswith(s) for s in SUFFIXES):
+                files.append((member.name, tar.extractfile(member).read()))
+    return files
+
+
+def test_feedparser_corpus_never_crashes_the_parser(feedparser_corpus, fault_report):
+    assert len(feedparser_corpus) > 1000, "the corpus was found"
+    outcome: Counter[str] = Counter()
+    crashes = []
+    started = time.monotonic()
+    for name, body in feedparser_corpus:
+        try:
+            result = parse_feed(body, f"http://corpus.invalid/{name}")
+        except Exception as exc:  # a crash here would stop a real run: this must stay at zero
+            crashes.append((name, repr(exc)))
+            continue
+        outcome[result.status if result.status != "error" else f"rejected:{result.error_kind}"] += 1
+    elapsed = time.monotonic() - started
+    assert not crashes, crashes[:5]
+    parsed = outcome["ok"]
+    rejected = sum(v for k, v in outcome.items() if k.startswith("rejected"))
+    assert parsed + rejected == len(feedparser_corpus)
+    assert parsed > len(feedparser_corpus) * 0.6, outcome
+    fault_report(f"feedparser corpus ({len(feedparser_corpus)} feeds)", injected=len(feedparser_corpus),
+                 survived=len(feedparser_corpus) - len(crashes), lost=0,
+                 note=f"{parsed} parsed, {rejected} rejected ({dict((k, v) for k, v in outcome.items() if k != 'ok')}), "
+                      f"{elapsed:.1f}s")
