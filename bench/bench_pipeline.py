@@ -1,0 +1,270 @@
+"""Throughput benchmark: newswatch end to end vs. a plain trafilatura loop, each stage alone, and a peer.
+
+    .venv/bin/python bench/bench_pipeline.py                 # 2,000 pages, all measurements
+    .venv/bin/python bench/bench_pipeline.py --n 500 --skip-peer --skip-memory   # quick
+
+Everything is measured in the same run on the same pages, and reported as articles/s and as a ratio to the
+baseline (raw ``trafilatura.extract`` in a plain loop: no fetch, no Beam, no ES — the practical ceiling of
+one core). Uses $ES_URL, else starts the local node (`newswatch es start`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import Pool
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from corpus import Corpus  # noqa: E402
+
+from newswatch.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _timed(fn, *a, **kw):
+    t = time.perf_counter()
+    out = fn(*a, **kw)
+    return out, time.perf_counter() - t
+
+
+def _settings() -> Settings:
+    s = Settings.from_env(allow_loopback=True)
+    if not s.es_url:
+        from newswatch.connectors import es_local
+
+        es_local.start(s)
+        s = s.with_(es_url=s.local_es_url)
+    return s.with_(index_prefix=f"nwbench-{uuid.uuid4().hex[:6]}")
+
+
+def _cleanup(s: Settings) -> None:
+    from newswatch.connectors.es import make_client
+
+    es = make_client(s)
+    names = list(es.indices.get(index=f"{s.index_prefix}-*", expand_wildcards="all"))
+    if names:
+        es.indices.delete(index=",".join(names))
+    for t in es.indices.get_index_template(name=f"{s.index_prefix}-*", ignore=[404]).get("index_templates", []):
+        es.indices.delete_index_template(name=t["name"])
+
+
+def _extract_one(html: bytes):
+    from newswatch.extraction import html_to_article
+
+    return html_to_article(html.decode("utf-8"))
+
+
+def _trafilatura_one(html: bytes):
+    import trafilatura
+
+    return trafilatura.extract(html.decode("utf-8"))
+
+
+def bench_baseline(pages: list[bytes]) -> float:
+    for html in pages[:20]:
+        _trafilatura_one(html)  # warm-up (imports, caches)
+    _, t = _timed(lambda: [_trafilatura_one(h) for h in pages])
+    return t
+
+
+def bench_fetch(corpus: Corpus, s: Settings) -> float:
+    from newswatch.connectors.http import Fetcher
+
+    fetcher = Fetcher(s)
+    urls = [corpus.base_url + p for p in corpus.pages]
+    with ThreadPoolExecutor(s.fetch_concurrency) as pool:
+        _, t = _timed(lambda: list(pool.map(fetcher.get, urls)))
+    return t
+
+
+def bench_extract(pages: list[bytes], workers: int) -> tuple[float, list[dict]]:
+    if workers == 1:
+        arts, t = _timed(lambda: [_extract_one(h) for h in pages])
+    else:
+        with Pool(workers) as pool:
+            pool.map(_extract_one, pages[:workers * 4])  # warm the workers
+            arts, t = _timed(lambda: pool.map(_extract_one, pages, chunksize=16))
+    return t, arts
+
+
+def bench_enrich(arts: list[dict]) -> dict:
+    from newswatch.extraction import extract
+
+    per = []
+    for a in arts[:50]:
+        extract(a.get("title") or "", a.get("text") or "")  # warm-up: gazetteers, rates
+    for a in arts:
+        t = time.perf_counter()
+        extract(a.get("title") or "", a.get("text") or "")
+        per.append(time.perf_counter() - t)
+    per.sort()
+    return {"total": sum(per), "median_ms": statistics.median(per) * 1e3, "p99_ms": per[int(len(per) * 0.99) - 1] * 1e3}
+
+
+def bench_index(arts: list[dict], s: Settings) -> float:
+    from newswatch.connectors.es import bulk_write, ensure_indices, make_client
+    from newswatch.pipelines.ingest import build_story
+
+    docs = []
+    for i, a in enumerate(arts):
+        page = {"id": f"bench{i}", "url": f"http://bench/{i}", "canonical_url": f"http://bench/{i}", "feeds": ["f"],
+                "fetched_at": "2024-01-01T00:00:00+00:00", "article": a}
+        docs.append(build_story(page))
+    es = make_client(s)
+    ensure_indices(es, s)
+    _, t = _timed(bulk_write, es, s.index("stories"), docs, chunk_size=s.es_bulk_size)
+    return t
+
+
+def bench_e2e(corpus: Corpus, s: Settings, beam_args: list[str], runs: int = 2) -> list[dict]:
+    from prefect import flow
+
+    from newswatch.flows.ingest import ingest_flow
+
+    @flow
+    def warm():
+        return 1
+
+    warm()  # start Prefect's ephemeral API once: a fixed cost, not throughput
+    feeds = corpus.write_feeds_file(Path(tempfile.mkdtemp()) / "feeds.txt")
+    out = []
+    for _ in range(runs):
+        hits = corpus.hits
+        summary, t = _timed(ingest_flow, str(feeds), beam_args=beam_args, overrides=s.public())
+        out.append({"seconds": t, "indexed": summary["counts"].get("indexed", 0), "fetched": corpus.hits - hits,
+                    "failed": summary["counts"].get("failed", 0), "status": summary["status"]})
+    return out
+
+
+def bench_peer(corpus: Corpus, s: Settings) -> dict | None:
+    """newspaper4k in its own virtualenv (its dependencies would clash), on the same pages + bulk index."""
+    venv = s.home / "bench-peer-venv"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        r = subprocess.run([str(py), "-m", "pip", "install", "-q", "newspaper4k", "lxml_html_clean"],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print(f"peer newspaper4k did not install: {r.stderr[-500:]}")
+            return None
+    with tempfile.TemporaryDirectory() as d:
+        for path, body in corpus.pages.items():
+            (Path(d) / path.rsplit("/", 1)[-1]).write_bytes(body)
+        script = ("import sys, json, time, pathlib\nfrom newspaper import Article\n"
+                  "files = sorted(pathlib.Path(sys.argv[1]).glob('*.html'))\nt = time.perf_counter(); out = []\n"
+                  "for f in files:\n    a = Article('http://bench/' + f.name)\n"
+                  "    a.download(input_html=f.read_text()); a.parse()\n"
+                  "    out.append({'title': a.title, 'text': a.text, 'authors': a.authors,"
+                  " 'date': str(a.publish_date) if a.publish_date else None})\n"
+                  "json.dump({'seconds': time.perf_counter() - t, 'docs': out}, sys.stdout)\n")
+        r = subprocess.run([str(py), "-c", script, d], capture_output=True, text=True)
+        if r.returncode:
+            print(f"peer failed: {r.stderr[-500:]}")
+            return None
+        res = json.loads(r.stdout)
+    from newswatch.connectors.es import bulk_write, make_client
+
+    es = make_client(s)
+    docs = [{"_id": f"peer{i}", **d} for i, d in enumerate(res["docs"])]
+    _, t_index = _timed(bulk_write, es, f"{s.index_prefix}-peer", docs, chunk_size=s.es_bulk_size)
+    return {"extract": res["seconds"], "index": t_index}
+
+
+def e2e_child(n: int, beam_args: list[str]) -> None:
+    """Run one end-to-end ingest over n pages in this process and print JSON with its peak RSS."""
+    s = _settings()
+    corpus = Corpus(n)
+    try:
+        (first,) = bench_e2e(corpus, s, beam_args, runs=1)
+    finally:
+        _cleanup(s)
+        corpus.close()
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({**first, "n": n, "peak_rss_mb": round(max(self_kb, child_kb) / 1024, 1)}))
+
+
+def bench_memory(sizes: list[int], beam_args: list[str]) -> list[dict]:
+    out = []
+    for n in sizes:
+        r = subprocess.run([sys.executable, __file__, "--child-e2e", str(n), "--", *beam_args],
+                           capture_output=True, text=True, env=dict(os.environ, PREFECT_LOGGING_LEVEL="ERROR"))
+        if r.returncode:
+            raise SystemExit(f"memory run n={n} failed:\n{r.stderr[-3000:]}")
+        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--memory-n", type=int, default=10000)
+    ap.add_argument("--workers", type=int, default=2, help="Beam DirectRunner workers for the end-to-end run")
+    ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--child-e2e", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("beam_args", nargs="*")
+    args = ap.parse_args()
+    beam_args = args.beam_args or ([f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
+                                   if args.workers > 1 else [])
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    if args.child_e2e:
+        return e2e_child(args.child_e2e, beam_args)
+
+    s = _settings()
+    corpus = Corpus(args.n)
+    pages = list(corpus.pages.values())
+    n = len(pages)
+    print(f"corpus: {n} pages, {sum(map(len, pages)) / n / 1024:.1f} KiB average, {corpus.n_feeds} feeds; "
+          f"ES {s.es_url}; beam args {beam_args}")
+    rows = []
+    try:
+        t_base = bench_baseline(pages)
+        rows.append(("baseline: trafilatura.extract loop (1 core)", t_base))
+        rows.append(("stage: fetch (loopback, concurrent)", bench_fetch(corpus, s)))
+        t_ex1, arts = bench_extract(pages, 1)
+        rows.append(("stage: extract (html_to_article, 1 core)", t_ex1))
+        t_ex2, _ = bench_extract(pages, 2)
+        rows.append(("stage: extract (html_to_article, 2 processes)", t_ex2))
+        enrich = bench_enrich(arts)
+        rows.append(("stage: enrich (entities + finance)", enrich["total"]))
+        rows.append(("stage: index (bulk into ES)", bench_index(arts, s)))
+        _cleanup(s)
+        e2e = bench_e2e(corpus, s, beam_args, runs=2)
+        rows.append((f"newswatch end to end ({e2e[0]['indexed']} indexed, {args.workers} workers)", e2e[0]["seconds"]))
+        peer = None if args.skip_peer else bench_peer(corpus, s)
+        if peer:
+            rows.append(("peer: newspaper4k extract (1 core)", peer["extract"]))
+            rows.append(("peer: newspaper4k extract + bulk index", peer["extract"] + peer["index"]))
+    finally:
+        _cleanup(s)
+        corpus.close()
+
+    print(f"\n{'measurement':<58} {'seconds':>8} {'articles/s':>11} {'x baseline':>11}")
+    for name, t in rows:
+        print(f"{name:<58} {t:>8.2f} {n / t:>11.1f} {t_base / t:>11.2f}")
+    print(f"\nenrich per article: median {enrich['median_ms']:.2f} ms, p99 {enrich['p99_ms']:.2f} ms (target < 2 ms)")
+    print(f"second run over unchanged feeds: {e2e[1]['seconds']:.2f}s = {100 * e2e[1]['seconds'] / e2e[0]['seconds']:.1f}% "
+          f"of the first ({e2e[1]['fetched']} pages fetched, {e2e[1]['indexed']} indexed; target < 5%)")
+    if not args.skip_memory:
+        mem = bench_memory([args.n, args.memory_n], beam_args)
+        a, b = mem
+        print(f"peak RSS: {a['n']} pages {a['peak_rss_mb']} MB, {b['n']} pages {b['peak_rss_mb']} MB "
+              f"({100 * (b['peak_rss_mb'] / a['peak_rss_mb'] - 1):+.1f}%; target within ±10%); "
+              f"{b['n']} pages end to end at {b['n'] / b['seconds']:.1f} articles/s")
+
+
+if __name__ == "__main__":
+    main()
