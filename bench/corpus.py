@@ -8,6 +8,7 @@ work, and extra boilerplate (sidebar headlines, tickers, comments) is added or r
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 import threading
@@ -26,7 +27,8 @@ SIDEBAR = ["Oil prices climb as {c} output falls", "{c} central bank holds rates
 
 
 def template_dirs() -> list[Path]:
-    return [ROOT.parent / "shared" / "fixtures" / "articles", ROOT / "newswatch" / "data" / "sample" / "articles"]
+    fixtures = Path(os.environ.get("NEWSWATCH_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+    return [fixtures / "articles", ROOT / "newswatch" / "data" / "sample" / "articles"]
 
 
 def load_templates() -> list[str]:
