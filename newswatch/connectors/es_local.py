@@ -142,9 +142,17 @@ def install(settings: Settings) -> Path:
 # ---------------------------------------------------------------- run
 
 
-def _health(url: str, timeout: float = 2.0) -> dict | None:
+def _health(url: str, timeout: float = 2.0, ca_file: str | None = None,
+            auth: tuple[str, str] | None = None) -> dict | None:
+    import base64
+    import ssl
+
+    req = urllib.request.Request(f"{url}/_cluster/health")
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+    ctx = ssl.create_default_context(cafile=ca_file) if url.startswith("https") else None
     try:
-        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
             return json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -186,10 +194,16 @@ def log_file(settings: Settings) -> Path:
     return node_dir(settings) / "logs" / "console.log"
 
 
-def start(settings: Settings, timeout: float = 180.0, echo=None) -> dict:
-    """Start the local node (if not already up) and wait for yellow/green health."""
-    url = settings.local_es_url
-    health = _health(url)
+def start(settings: Settings, timeout: float = 180.0, *, conf_dir: Path | None = None,
+          extra_settings: dict | None = None, health_url: str | None = None, ca_file: str | None = None,
+          auth: tuple[str, str] | None = None) -> dict:
+    """Start the local node (if not already up) and wait for yellow/green health.
+
+    ``conf_dir``/``extra_settings`` start a differently configured node (e.g. with security and TLS, for
+    tests); ``health_url``/``ca_file``/``auth`` tell how to reach that node's health endpoint.
+    """
+    url = health_url or settings.local_es_url
+    health = _health(url, ca_file=ca_file, auth=auth)
     if health and health.get("status") in ("green", "yellow"):
         return health
     es_home = install(settings)
@@ -202,7 +216,7 @@ def start(settings: Settings, timeout: float = 180.0, echo=None) -> dict:
         ES_JAVA_HOME=str(java),
         ES_JAVA_OPTS=f"-Xms{settings.es_heap} -Xmx{settings.es_heap}",
         ES_TMPDIR=str(ndir / "tmp"),
-        ES_PATH_CONF=str(es_home / "config"),
+        ES_PATH_CONF=str(conf_dir or es_home / "config"),
     )
     env.pop("JAVA_HOME", None)
     cmd = [
@@ -214,13 +228,17 @@ def start(settings: Settings, timeout: float = 180.0, echo=None) -> dict:
         "-Ecluster.name=newswatch-local",
         f"-Epath.data={ndir / 'data'}",
         f"-Epath.logs={ndir / 'logs'}",
-        "-Expack.security.enabled=false",  # local loopback node only; never for a shared cluster
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
     ]
+    merged = {"xpack.security.enabled": "false", **(extra_settings or {})}  # loopback dev node: no security
+    cmd += [f"-E{k}={v}" for k, v in merged.items()]
     if os.geteuid() == 0:
         _check_traversable(ndir)
         _check_traversable(es_home)
-        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(es_home), str(ndir)], check=True)
+        if conf_dir:
+            _check_traversable(conf_dir)
+        owned = [str(es_home), str(ndir)] + ([str(conf_dir)] if conf_dir else [])
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", *owned], check=True)
         env["HOME"] = str(ndir / "tmp")
         cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
     console = open(log_file(settings), "ab")
@@ -235,7 +253,7 @@ def start(settings: Settings, timeout: float = 180.0, echo=None) -> dict:
                 f"Elasticsearch exited with code {proc.returncode} while starting; see {log_file(settings)}:\n"
                 + _tail(log_file(settings))
             )
-        health = _health(url)
+        health = _health(url, ca_file=ca_file, auth=auth)
         if health and health.get("status") in ("green", "yellow"):
             return health
         time.sleep(0.5)
