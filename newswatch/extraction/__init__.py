@@ -1,0 +1,75 @@
+"""Pure extraction functions: text in, structured facts out (no Beam, no I/O beyond packaged data).
+
+    from newswatch.extraction import extract, html_to_article, EXTRACTION_VERSION
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from ..schemas.story import Entity, ExtractionResult
+from .article import html_to_article
+from .entities import find_mentions
+from .finance import find_finance
+
+EXTRACTION_VERSION = "2026.11.1"
+
+__all__ = ["extract", "html_to_article", "EXTRACTION_VERSION"]
+
+
+def extract(title: str, text: str, *, published: date | None = None, site: str | None = None,
+            lang: str | None = None) -> ExtractionResult:
+    """Entities and finance mentions of one story. Offsets are into ``title + "\\n\\n" + text``."""
+    full = f"{title or ''}\n\n{text or ''}"
+    mentions = find_mentions(full)
+    entities: dict[tuple[str, str], Entity] = {}
+    countries: set[str] = set()
+    for m in mentions:
+        ref = m.ref
+        key = (ref.type, ref.id)
+        ent = entities.get(key)
+        if ent is None:
+            ent = entities[key] = Entity(type=ref.type, id=ref.id, name=ref.name, wikidata=ref.wikidata,
+                                         surface_forms=[], count=0, start=m.start, end=m.end)
+        ent.count += 1
+        if m.surface not in ent.surface_forms:
+            ent.surface_forms.append(m.surface)
+        if ref.type == "country":
+            countries.add(ref.id)
+        elif ref.type == "org" and ref.country:
+            countries.add(ref.country)  # "China Development Bank": the state is involved too
+    headlines = [(0, len(title or ""))]
+    body_start = len(title or "") + 2
+    if title and (text or "").startswith(title):  # trafilatura's text often repeats the headline
+        headlines.append((body_start, body_start + len(title)))
+    finance = _dedupe(find_finance(full, mentions, published=published, site=site, lang=lang), headlines)
+    ordered = sorted(entities.values(), key=lambda e: e.start)
+    return ExtractionResult(
+        countries=sorted(countries),
+        regions=[e.id for e in ordered if e.type == "region"],
+        orgs=[e.id for e in ordered if e.type == "org"],
+        people=[e.id for e in ordered if e.type == "person"],
+        entities=ordered,
+        finance=finance,
+    )
+
+
+def _dedupe(mentions, headlines: list[tuple[int, int]]):
+    """A headline repeats an amount of the body: keep the body's mention, with the parties of both."""
+    def in_headline(m) -> bool:
+        return any(a <= m.start < b for a, b in headlines)
+
+    body = [m for m in mentions if not in_headline(m)]
+    out = list(body)
+    kept_heads = []
+    for t in (m for m in mentions if in_headline(m)):
+        twin = next((b for b in body if b.amount == t.amount and b.currency == t.currency), None) or \
+            next((h for h in kept_heads if h.amount == t.amount and h.currency == t.currency), None)
+        if twin is None:
+            out.append(t)
+            kept_heads.append(t)
+            continue
+        twin.recipient = twin.recipient or t.recipient
+        twin.lender = twin.lender or t.lender
+        if twin.kind == "other":
+            twin.kind = t.kind
+    return sorted(out, key=lambda m: m.start)

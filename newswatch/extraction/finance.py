@@ -1,0 +1,353 @@
+"""Money amounts in a story: parsed, normalised to ISO 4217 and USD, classified, with lender and recipient.
+
+Only amounts written with a currency (symbol, code or word) are money; counts, percentages, volumes,
+exchange rates ("149 per dollar") and unit prices ("$82.10", "$74.20 a barrel") are not finance mentions.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from .entities import Mention
+
+# ---------------------------------------------------------------- surface patterns
+
+SCALES = {"trillion": 1e12, "tn": 1e12, "trn": 1e12, "billion": 1e9, "bn": 1e9, "bln": 1e9, "million": 1e6,
+          "mn": 1e6, "mln": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3, "crore": 1e7, "lakh": 1e5}
+SYMBOLS = [("US$", "USD"), ("U.S.$", "USD"), ("US $", "USD"), ("U.S. $", "USD"), ("A$", "AUD"), ("AU$", "AUD"),
+           ("C$", "CAD"), ("CA$", "CAD"), ("HK$", "HKD"), ("NZ$", "NZD"), ("S$", "SGD"), ("R$", "BRL"),
+           ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY?"), ("₹", "INR"), ("₽", "RUB"), ("₸", "KZT"),
+           ("₩", "KRW"), ("₺", "TRY"), ("Rs.", "Rs"), ("Rs", "Rs"), ("RMB", "CNY")]
+CODES = ["USD", "EUR", "GBP", "JPY", "CNY", "CHF", "RUB", "KZT", "UZS", "KGS", "TJS", "TMT", "PKR", "INR", "TRY",
+         "AUD", "CAD", "HKD", "KRW", "AFN", "AZN", "GEL", "MNT", "IRR", "SAR", "AED"]
+WORDS = {"dollars": "USD", "dollar": "USD", "US dollars": "USD", "U.S. dollars": "USD", "euros": "EUR",
+         "euro": "EUR", "yuan": "CNY", "renminbi": "CNY", "RMB": "CNY", "yen": "JPY", "roubles": "RUB",
+         "rubles": "RUB", "rouble": "RUB", "ruble": "RUB", "tenge": "KZT", "soms": "KGS", "som": "KGS",
+         "somoni": "TJS", "manats": "TMT", "manat": "TMT", "sums": "UZS", "sum": "UZS", "soums": "UZS",
+         "soum": "UZS", "rupees": "Rs", "rupee": "Rs", "pounds": "GBP", "pounds sterling": "GBP", "won": "KRW",
+         "lira": "TRY", "liras": "TRY", "lari": "GEL", "afghanis": "AFN", "dirhams": "AED", "riyals": "SAR",
+         "Swiss francs": "CHF", "francs": "CHF"}
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_SCALE = r"(?:\s?(?:trillion|billion|million|thousand|crore|lakh)\b|(?:tn|trn|bn|bln|mn|mln|m|k)\b)"
+_SYM = "|".join(re.escape(s) for s, _ in sorted(SYMBOLS, key=lambda x: -len(x[0])))
+_CODE = "|".join(CODES)
+_WORD = "|".join(re.escape(w) for w in sorted(WORDS, key=len, reverse=True))
+_HEDGE = (r"(?:about|around|roughly|approximately|approx\.|nearly|almost|some|over|more than|less than|under|"
+          r"up to|at least|close to|an estimated|estimated|as much as|upwards of|in excess of|just over|"
+          r"just under|well over|below|above|~)")
+
+PREFIXED = re.compile(
+    rf"(?P<pre>{_SYM}|(?:{_CODE})\s?)\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?"
+    rf"(?:\s?(?:-|–|to|and)\s?(?:{_SYM}|(?:{_CODE})\s?)?\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
+    rf"(?:\s(?P<postword>{_WORD})\b)?")
+SUFFIXED = re.compile(
+    rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?:-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
+    rf"\s(?P<word>{_WORD})\b")
+VAGUE = re.compile(
+    rf"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
+    rf"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b")
+HEDGE_BEFORE = re.compile(rf"\b{_HEDGE}\s*$", re.IGNORECASE)
+UNIT_AFTER = re.compile(r"^\s*(?:per\b|a\s+(?:barrel|share|tonne|ton|litre|liter|gallon|kilo|kilogram|pound|head|"
+                        r"month|year|day|unit|megawatt|kilowatt|cubic)|an\s+(?:ounce|hour)|/|each\b)", re.I)
+RATE_AFTER = re.compile(r"^\s*(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\s+)?(?:dollar|euro|yuan|yen|rouble|ruble)\b"
+                        , re.I)
+
+KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("loan", re.compile(r"\b(?:loans?|credit lines?|lines? of credit|credit facilit(?:y|ies)|lend(?:s|ing)?|lent|"
+                        r"lenders?|borrow(?:s|ed|ing)?|roll(?:s|ed)? over|rollover|stand-?by arrangement|"
+                        r"bail-?outs?|concessional)\b", re.I)),
+    ("grant", re.compile(r"\bgrants?\b", re.I)),
+    ("aid", re.compile(r"\b(?:(?:financial|economic|development|humanitarian|military|foreign)\s+(?:assistance|aid)|"
+                       r"aid|assistance|donations?|donated|donors?)\b", re.I)),
+    ("investment", re.compile(r"\b(?:invest(?:s|ed|ing|ment|ments|or|ors)?|FDI|stakes?|acquisitions?|"
+                              r"acquired?)\b", re.I)),
+    ("investment_weak", re.compile(r"\b(?:plants?|factor(?:y|ies)|refiner(?:y|ies)|smelters?|mines?)\b", re.I)),
+    ("trade", re.compile(r"\b(?:trade|exports?|imports?|exported|imported|trading partners?)\b", re.I)),
+    ("debt", re.compile(r"\b(?:debts?|owes?|owed|owing|repay(?:s|ment|ments)?|arrears|liabilit(?:y|ies)|"
+                        r"bonds?|eurobonds?|indebted)\b", re.I)),
+    ("reserves", re.compile(r"\breserves\b", re.I)),
+    ("market", re.compile(r"\b(?:trading (?:volume|value)|turnover|market (?:capitali[sz]ation|cap|value)|"
+                          r"stock market|prime market|shares changed hands|share average|stock index)\b", re.I)),
+    ("financing", re.compile(r"\b(?:financ(?:e|es|ed|ing)|fund(?:s|ed|ing)?|commit(?:s|ted|ment|ments)|pledg(?:e|es|ed)|"
+                             r"spend(?:s|ing)?|spent|budget)\b")),
+]
+PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
+            "financing": 8, "investment_weak": 9}
+RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
+                           r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
+                           r"agree[sd]?|took out|takes out)\b", re.I)
+GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
+                        r"open(?:s|ed)|extend(?:s|ed)|commit(?:s|ted)|pledg(?:e|es|ed)|offer(?:s|ed)|roll(?:s|ed)? over|"
+                        r"invest(?:s|ed)?|add(?:s|ed)?|will add|financ(?:e|es|ed)|disburs(?:e|es|ed)|"
+                        r"allocat(?:e|es|ed))\b", re.I)
+LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party",
+                "initiative"}
+FLOW_KINDS = {"loan", "grant", "aid", "investment", "financing", "debt"}
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z“\"(])|\n+")
+
+
+@dataclass
+class RawMention:
+    start: int
+    end: int
+    text: str
+    amount: float
+    amount_max: float | None
+    currency: str
+    approx: bool
+
+
+def _num(s: str) -> float:
+    return float(s.replace(",", ""))
+
+
+def _scale(s: str | None) -> float:
+    return SCALES[s.strip().lower()] if s else 1.0
+
+
+NOT_A_HEDGE = re.compile(r"\b(?:roll(?:s|ed|ing)?|hand(?:s|ed)?|took|take[sn]?|turn(?:s|ed)?)\s+over\s*$", re.I)
+
+
+def _hedge(text: str, start: int) -> re.Match | None:
+    window = text[max(0, start - 25):start]
+    if NOT_A_HEDGE.search(window):
+        return None  # "rolls over $2.4 billion": a verb, not "more than"
+    return HEDGE_BEFORE.search(window)
+
+
+def _find_raw(text: str) -> list[RawMention]:
+    out: list[RawMention] = []
+    taken: list[tuple[int, int]] = []
+
+    def overlaps(s, e):
+        return any(a < e and s < b for a, b in taken)
+
+    for m in PREFIXED.finditer(text):
+        pre = m.group("pre").strip()
+        cur = dict(SYMBOLS).get(pre) or (pre if pre in CODES else None)
+        if m.group("postword") in ("yuan", "renminbi", "RMB") and cur in ("JPY?", "CNY"):
+            cur = "CNY"
+        elif m.group("postword") == "yen" and cur == "JPY?":
+            cur = "JPY"
+        start, end = m.start(), m.end() if m.group("postword") else m.end("s2") if m.group("b") and m.group("s2") \
+            else (m.end("b") if m.group("b") else (m.end("s1") if m.group("s1") else m.end("a")))
+        out.append(_raw(text, start, end, m, cur))
+        taken.append((start, end))
+    for m in SUFFIXED.finditer(text):
+        if overlaps(m.start(), m.end()):
+            continue
+        cur = WORDS[m.group("word")]
+        out.append(_raw(text, m.start(), m.end(), m, cur))
+        taken.append((m.start(), m.end()))
+    for m in VAGUE.finditer(text):
+        if overlaps(m.start(), m.end()):
+            continue
+        base = {"tens": 10, "dozens": 12, "hundreds": 100, "millions": 1e6, "billions": 1e9, "trillions": 1e12}
+        amount = base[m.group("q")] * (base[m.group("q2")] if m.group("q2") else 1)
+        cur = {"dollars": "USD", "euros": "EUR", "yuan": "CNY", "yen": "JPY", "roubles": "RUB", "rubles": "RUB",
+               "rupees": "Rs", "pounds": "GBP"}[m.group("word")]
+        out.append(RawMention(m.start(), m.end(), m.group(), amount, None, cur, True))
+        taken.append((m.start(), m.end()))
+    return [r for r in out if r is not None]
+
+
+def _raw(text: str, start: int, end: int, m: re.Match, cur: str | None) -> RawMention | None:
+    if cur is None:
+        return None
+    a, b = m.group("a"), m.group("b")
+    s1, s2 = m.group("s1"), m.group("s2")
+    scale_a = _scale(s1 or s2)  # "$1-2 billion": the scale applies to both ends
+    amount = _num(a) * scale_a
+    amount_max = _num(b) * _scale(s2 or s1) if b else None
+    after = text[end:end + 30]
+    before = text[max(0, start - 12):start]
+    if UNIT_AFTER.match(after) or RATE_AFTER.match(after):
+        return None  # a price per unit or an exchange rate
+    if re.search(r"[A-Z]{3}/\s*$", before):
+        return None  # "USD/UZS 12,520" is a rate
+    if not (s1 or s2):
+        if "." in a or amount < 10_000:
+            return None  # unit prices and small sums ("$82.10", "$2.31") are not flows worth reporting
+    hedge = _hedge(text, start)
+    approx = hedge is not None
+    surface_start = start
+    if hedge:
+        surface_start = max(0, start - 25) + hedge.start()
+    return RawMention(surface_start, end, text[surface_start:end].strip(), amount, amount_max, cur, approx)
+
+
+# ---------------------------------------------------------------- context
+
+
+def _resolve_currency(cur: str, text: str, start: int, end: int, context: dict) -> str:
+    if cur == "JPY?":  # ¥: yen in a Japanese source or next to "yen", yuan next to yuan/RMB or in Chinese context
+        near = text[max(0, start - 30):end + 30].lower()
+        if "yuan" in near or "rmb" in near or "renminbi" in near:
+            return "CNY"
+        if "yen" in near:
+            return "JPY"
+        if context.get("japanese_source"):
+            return "JPY"
+        if context.get("chinese_source"):
+            return "CNY"
+        return "JPY" if context["jp_score"] >= context["cn_score"] else "CNY"
+    if cur == "Rs":
+        return "INR" if context["in_score"] > context["pk_score"] else "PKR"
+    return cur
+
+
+def source_context(text: str, site: str | None, lang: str | None) -> dict:
+    src = (site or "").lower()
+    return {
+        "japanese_source": (lang or "").startswith("ja") or any(k in src for k in (
+            "japan", "yomiuri", "nikkei", "asahi", "mainichi", "kyodo", ".jp", "nhk")) or " JST" in text,
+        "chinese_source": (lang or "").startswith("zh") or any(k in src for k in (
+            "xinhua", "china", "cgtn", "globaltimes", ".cn", "people.com")),
+        "jp_score": len(re.findall(r"\b(?:Japan|Japanese|Tokyo|yen|Nikkei)\b", text)),
+        "cn_score": len(re.findall(r"\b(?:China|Chinese|Beijing|yuan|renminbi|RMB)\b", text)),
+        "pk_score": len(re.findall(r"\b(?:Pakistan|Pakistani|Islamabad|Karachi)\b", text)),
+        "in_score": len(re.findall(r"\b(?:India|Indian|New Delhi|Mumbai)\b", text)),
+    }
+
+
+@lru_cache(maxsize=1)
+def _converter():
+    from currency_converter import CurrencyConverter
+
+    return CurrencyConverter(fallback_on_missing_rate=True, fallback_on_wrong_date=True)
+
+
+def to_usd(amount: float, currency: str, on: date | None) -> tuple[float | None, str | None]:
+    if currency == "USD":
+        return amount, None
+    conv = _converter()
+    if currency not in conv.currencies:
+        return None, f"no ECB reference rate for {currency}: USD value unknown"
+    try:
+        value = conv.convert(amount, currency, "USD", date=on) if on else conv.convert(amount, currency, "USD")
+    except Exception as exc:  # rate outside the published range, etc.
+        return None, f"no ECB rate for {currency} on {on}: {exc}"
+    note = None if on else "no publication date: latest ECB rate used"
+    return round(value, 2), note
+
+
+def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
+    start = 0
+    for m in SENTENCE_END.finditer(text):
+        if m.end() <= pos:
+            start = m.end()
+        else:
+            return start, m.start() if m.start() > pos else len(text)
+    return start, len(text)
+
+
+def _kind(sentence: str, rel_start: int, rel_end: int) -> str:
+    best: tuple[int, int, str] | None = None
+    for kind, rx in KIND_PATTERNS:
+        for m in rx.finditer(sentence):
+            if m.end() <= rel_start:
+                dist = rel_start - m.end()
+            elif m.start() >= rel_end:
+                dist = m.start() - rel_end
+            else:
+                continue
+            if kind == "investment_weak":
+                dist += 40
+            cand = (dist, PRIORITY[kind], kind)
+            if best is None or cand < best:
+                best = cand
+    if best is None:
+        return "other"
+    return "investment" if best[2] == "investment_weak" else best[2]
+
+
+def _party_value(m: Mention) -> str | None:
+    ref = m.ref
+    if ref.type == "country":
+        return ref.id
+    if ref.type == "org":
+        if ref.kind in ("party",) and ref.country:
+            return ref.country  # a ruling party acting for its state ("CCP financing" -> CN)
+        return ref.id
+    return None
+
+
+def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
+             mentions: list[Mention]) -> tuple[str | None, str | None]:
+    in_sent = [m for m in mentions if s0 <= m.start < s1 and m.ref.type in ("country", "org")]
+    countries_before = [m for m in in_sent if m.end <= start and m.ref.type == "country"]
+    # after the amount: countries, and companies of a country ("a credit line to Turkmengaz")
+    after = [m for m in in_sent if m.start >= end and (m.ref.type == "country" or
+                                                        (m.ref.kind == "company" and m.ref.country))]
+    lender = recipient = None
+    # recipient: "... loan to|for|into Uzbekistan" right after the amount, in the same clause
+    for m in after:
+        gap = text[end:m.start]
+        if (len(gap) < 45 and re.search(r"\b(?:to|for|into|in)\s+(?:the\s+)?$", gap)
+                and not re.search(r"[,;:]|\b(?:which|that|where|who|used)\b", gap)
+                and not re.match(r"^[-–]", text[m.end:m.end + 1])):
+            recipient = m.ref.id if m.ref.type == "country" else m.ref.country
+            break
+    # recipient: "Kazakhstan (alone) has absorbed ... $33 billion", "Tajikistan's parliament ratified ..."
+    if recipient is None:
+        for m in reversed(countries_before):
+            between = text[m.end:start]
+            if RECEIVE_VERBS.search(between) and not GIVE_VERBS.search(between):
+                recipient = m.ref.id
+                break
+    # lender: "from China", an institution or state that gives/lends before the amount, "CCP financing"
+    for m in in_sent:
+        if m.start >= end and re.search(r"\bfrom\s+(?:the\s+)?$", text[end:m.start]) and len(text[end:m.start]) < 60:
+            lender = _party_value(m)
+            break
+    if lender is None:
+        for m in reversed([x for x in in_sent if x.end <= start]):
+            between = text[m.end:start]
+            if m.ref.type == "org" and m.ref.kind not in LENDER_KINDS:
+                continue
+            if GIVE_VERBS.search(between) and not RECEIVE_VERBS.search(between):
+                lender = _party_value(m)
+                break
+    if lender is None:
+        for m in in_sent:  # "<party> financing|loans|investment" right next to the flow word
+            tail = text[m.end:m.end + 25]
+            if re.match(r"^(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b", tail):
+                lender = _party_value(m)
+                break
+    if lender is None and kind in FLOW_KINDS:
+        lenders = [m for m in in_sent if m.ref.type == "org" and m.ref.kind in ("lender", "union", "aid")]
+        if len({m.ref.id for m in lenders}) == 1:
+            lender = lenders[0].ref.id
+    if recipient is None and kind in FLOW_KINDS:
+        # a foreign lender and exactly one other country in the sentence: that country receives
+        lender_country = next((m.ref.country for m in in_sent if _party_value(m) == lender), lender)
+        others = {m.ref.id for m in in_sent if m.ref.type == "country" and m.ref.id != lender_country}
+        if lender and len(others) == 1:
+            recipient = others.pop()
+    if recipient == lender:
+        recipient = None
+    return lender, recipient
+
+
+def find_finance(text: str, mentions: list[Mention], *, published: date | None = None,
+                 site: str | None = None, lang: str | None = None):
+    """Finance mentions (as schema objects) in ``text``; ``mentions`` are its entity mentions."""
+    from ..schemas.story import FinanceMention
+
+    context = source_context(text, site, lang)
+    out: list[FinanceMention] = []
+    for raw in sorted(_find_raw(text), key=lambda r: r.start):
+        cur = _resolve_currency(raw.currency, text, raw.start, raw.end, context)
+        s0, s1 = _sentence_bounds(text, raw.start)
+        sentence = text[s0:s1].strip()
+        kind = _kind(text[s0:s1], raw.start - s0, raw.end - s0)
+        lender, recipient = _parties(text, s0, s1, raw.start, raw.end, kind, mentions)
+        usd, note = to_usd(raw.amount, cur, published)
+        out.append(FinanceMention(
+            text=raw.text, amount=raw.amount, amount_max=raw.amount_max, currency=cur, usd=usd, usd_note=note,
+            approx=raw.approx, kind=kind, lender=lender, recipient=recipient, sentence=sentence[:1000],
+            start=raw.start, end=raw.end))
+    return out
