@@ -1,0 +1,193 @@
+"""Measure extraction against a gold file (``newswatch eval GOLD --pages DIR``).
+
+Each page goes through exactly what the pipeline does (``html_to_article`` then ``extract``). The gold file's
+``about`` field defines the rules: countries are ISO codes that must be found (and ``not_countries`` must not);
+orgs/people are surface forms matched case-insensitively against the canonical name or any alias; a finance
+mention matches on currency and amount (an ``approx`` one: any amount within a factor of 2 flagged approximate);
+``not_amounts`` must never become finance mentions.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .extraction import extract, html_to_article
+from .extraction.gazetteer import load, tokens_of
+
+METRICS = ("country_precision", "country_recall", "org_recall", "person_recall", "finance_precision",
+           "finance_recall", "currency_accuracy", "kind_accuracy", "recipient_accuracy")
+
+
+@dataclass
+class Tally:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass
+class Report:
+    countries: Tally = field(default_factory=Tally)
+    orgs: Tally = field(default_factory=Tally)
+    people: Tally = field(default_factory=Tally)
+    finance: Tally = field(default_factory=Tally)
+    currency: Tally = field(default_factory=Tally)  # tp = right currency among amount matches, fn = wrong
+    kind: Tally = field(default_factory=Tally)
+    recipient: Tally = field(default_factory=Tally)
+    violations: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "country_precision": self.countries.precision, "country_recall": self.countries.recall,
+            "org_recall": self.orgs.recall, "person_recall": self.people.recall,
+            "finance_precision": self.finance.precision, "finance_recall": self.finance.recall,
+            "currency_accuracy": self.currency.recall, "kind_accuracy": self.kind.recall,
+            "recipient_accuracy": self.recipient.recall,
+        }
+
+
+def _names(entity) -> set[str]:
+    """Canonical name, surface forms and every gazetteer alias of an extracted entity, lower-cased."""
+    names = {entity.name.lower(), *(s.lower() for s in entity.surface_forms)}
+    for key, ref in load().forms.items():
+        if ref.id == entity.id and ref.type == entity.type:
+            names.add(" ".join(key).lower())
+    return {" ".join(tokens_of(n)).lower() for n in names}
+
+
+def _amount_matches(gold: dict, m) -> bool:
+    if gold.get("approx"):
+        return m.approx and gold["amount"] / 2 <= m.amount <= gold["amount"] * 2
+    return abs(m.amount - gold["amount"]) <= 1e-6 * gold["amount"]
+
+
+def _parse_figure(s: str) -> tuple[float | None, bool]:
+    """'$2 trillion' -> (2e12, True); '300%' -> (300, False); '12,520' -> (12520, False)."""
+    m = re.search(r"(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand)?", s)
+    if not m:
+        return None, False
+    value = float(m.group(1).replace(",", ""))
+    value *= {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}.get(m.group(2) or "", 1)
+    return value, bool(re.search(r"[$€£¥]|dollar|euro|yuan|yen|rupee|Rs", s))
+
+
+def evaluate(gold_path: str | Path, pages_dir: str | Path) -> Report:
+    gold = json.loads(Path(gold_path).read_text(encoding="utf-8"))
+    pages = Path(pages_dir)
+    rep = Report()
+    for name, exp in gold["articles"].items():
+        article = html_to_article((pages / name).read_text(encoding="utf-8"))
+        published = date.fromisoformat(article["date"][:10]) if article and article.get("date") else None
+        res = extract(article.get("title") or "", article.get("text") or "", published=published,
+                      site=article.get("sitename"), lang=article.get("lang"))
+        rep.lines.append(f"== {name}")
+        # countries
+        found, want = set(res.countries), set(exp["countries"])
+        rep.countries.tp += len(found & want)
+        rep.countries.fp += len(found - want)
+        rep.countries.fn += len(want - found)
+        for c in sorted(want - found):
+            rep.lines.append(f"   MISS country {c}")
+        for c in sorted(found - want):
+            rep.lines.append(f"   FALSE country {c}")
+        for c in sorted(found & set(exp.get("not_countries", []))):
+            rep.violations.append(f"{name}: not_countries {c} extracted")
+        # orgs and people (gold lists what must be found; other names found are listed, not scored)
+        for kind, tally, wanted in (("org", rep.orgs, exp.get("orgs", [])), ("person", rep.people, exp.get("people", []))):
+            ents = [e for e in res.entities if e.type == kind]
+            matched = set()
+            for w in wanted:
+                key = " ".join(tokens_of(w)).lower()
+                hit = next((e for e in ents if key in _names(e)), None)
+                if hit:
+                    tally.tp += 1
+                    matched.add(hit.id)
+                else:
+                    tally.fn += 1
+                    rep.lines.append(f"   MISS {kind} {w!r}")
+            for e in ents:
+                if e.id not in matched:
+                    rep.extras.append(f"{name}: {kind} {e.name!r} (not in gold)")
+        # finance
+        used: set[int] = set()
+        for g in exp.get("finance", []):
+            i = next((k for k, m in enumerate(res.finance)
+                      if k not in used and m.currency == g["currency"] and _amount_matches(g, m)), None)
+            if i is None:
+                rep.finance.fn += 1
+                near = next((m for m in res.finance if abs(m.amount - g["amount"]) <= 1e-6 * g["amount"]), None)
+                if near is not None:  # right amount, wrong currency
+                    rep.currency.fn += 1
+                rep.lines.append(f"   MISS finance {g['text']!r} ({g['amount']:g} {g['currency']}, {g['kind']})"
+                                 + (f" - found as {near.currency}" if near else ""))
+                continue
+            used.add(i)
+            m = res.finance[i]
+            rep.finance.tp += 1
+            rep.currency.tp += 1
+            if m.kind == g["kind"]:
+                rep.kind.tp += 1
+            else:
+                rep.kind.fn += 1
+                rep.lines.append(f"   KIND {g['text']!r}: {m.kind} (gold {g['kind']})")
+            if g.get("recipient"):
+                if m.recipient == g["recipient"]:
+                    rep.recipient.tp += 1
+                else:
+                    rep.recipient.fn += 1
+                    rep.lines.append(f"   RECIPIENT {g['text']!r}: {m.recipient} (gold {g['recipient']})")
+        for k, m in enumerate(res.finance):
+            if k not in used:
+                rep.finance.fp += 1
+                rep.lines.append(f"   FALSE finance {m.text!r} ({m.amount:g} {m.currency}, {m.kind})")
+        for figure in exp.get("not_amounts", []):
+            value, is_money = _parse_figure(figure)
+            bad = [m for m in res.finance if figure in m.text or (value is not None and m.amount == value
+                                                                  and (is_money or value >= 100))]
+            if bad:
+                rep.violations.append(f"{name}: not_amount {figure!r} extracted as {bad[0].text!r}")
+    return rep
+
+
+def render(rep: Report) -> str:
+    out = ["", "newswatch eval", ""]
+    out += rep.lines
+    out += ["", f"{'field':<12} {'precision':>9} {'recall':>7}   tp  fp  fn"]
+    for label, t in (("countries", rep.countries), ("orgs", rep.orgs), ("people", rep.people),
+                     ("finance", rep.finance)):
+        prec = f"{t.precision:9.3f}" if label not in ("orgs", "people") else "      n/a"
+        out.append(f"{label:<12} {prec} {t.recall:7.3f}  {t.tp:3d} {t.fp:3d} {t.fn:3d}")
+    for label, t in (("currency", rep.currency), ("kind", rep.kind), ("recipient", rep.recipient)):
+        out.append(f"{label:<12} {'accuracy':>9} {t.recall:7.3f}  {t.tp:3d}   - {t.fn:3d}")
+    out.append("")
+    out.append(f"violations (not_amounts / not_countries extracted): {len(rep.violations)}")
+    out += [f"   {v}" for v in rep.violations]
+    if rep.extras:
+        out.append(f"other names found (not in gold, not scored): {len(rep.extras)}")
+        out += [f"   {e}" for e in rep.extras]
+    return "\n".join(out)
+
+
+def run_eval(gold: str, pages: str, thresholds: dict[str, float], max_violations: int = 0) -> int:
+    """Print the report; exit code 1 if a metric is below its threshold or there are violations."""
+    rep = evaluate(gold, pages)
+    print(render(rep))
+    metrics = rep.metrics()
+    failed = [f"{k} {metrics[k[4:]]:.3f} < {v}" for k, v in thresholds.items() if metrics[k[4:]] < v]
+    if len(rep.violations) > max_violations:
+        failed.append(f"{len(rep.violations)} violations > {max_violations}")
+    print("\nthresholds: " + ("FAILED: " + "; ".join(failed) if failed else "all met"))
+    return 1 if failed else 0
