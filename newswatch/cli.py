@@ -199,7 +199,7 @@ def cmd_eval(args) -> int:
     from .evaluation import run_eval
 
     thresholds = {k: v for k, v in vars(args).items() if k.startswith("min_") and v is not None}
-    return run_eval(args.gold, args.pages, thresholds)
+    return run_eval(args.gold, args.pages, thresholds, max_violations=args.max_violations)
 
 
 def cmd_doctor(args) -> int:
@@ -253,9 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="measure extraction against a gold file")
     ev.add_argument("gold")
     ev.add_argument("--pages", required=True, help="directory with the gold file's HTML pages")
-    for name in ("country_precision", "country_recall", "org_recall", "person_recall", "finance_recall",
-                 "finance_precision", "currency_accuracy", "kind_accuracy"):
+    from .evaluation import METRICS
+
+    for name in METRICS:
         ev.add_argument(f"--min-{name.replace('_', '-')}", dest=f"min_{name}", type=float)
+    ev.add_argument("--max-violations", type=int, default=0,
+                    help="not_amounts/not_countries that may be extracted (default 0)")
     ev.set_defaults(func=cmd_eval)
     return p
 

@@ -78,7 +78,7 @@ PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market":
             "financing": 8, "investment_weak": 9}
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
                            r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
-                           r"agree[sd]?|took out|takes out)\b", re.I)
+                           r"agree[sd]?|took|takes?|taken)\b", re.I)
 GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
                         r"open(?:s|ed)|extend(?:s|ed)|commit(?:s|ted)|pledg(?:e|es|ed)|offer(?:s|ed)|roll(?:s|ed)? over|"
                         r"invest(?:s|ed)?|add(?:s|ed)?|will add|financ(?:e|es|ed)|disburs(?:e|es|ed)|"
