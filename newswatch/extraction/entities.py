@@ -33,13 +33,13 @@ PERSON_APPOSITIVE_RE = re.compile(
 PERSON_SAID_RE = re.compile(rf"\b(?:said|says|told|according to)\s+{_NAME}\b")
 
 _ORG_WORD = r"[A-Z][\w&'’\-]*"
-_ORG_SUFFIX = (r"(?:Bank|Fund|Institute|Institution|University|College|Organization|Organisation|Ministry|Agency|"
+_ORG_SUFFIX = (r"(?:Bank|Fund|Endowment|Society|Alliance|Partnership|Secretariat|Chamber|Institute|Institution|University|College|Organization|Organisation|Ministry|Agency|"
                r"Corporation|Company|Council|Commission|Exchange|Party|Association|Forum|Authority|Foundation|"
                r"Academy|Committee|Bureau|Centre|Center|Federation|Initiative|Corridor|Holdings|Group|Service|"
                r"Programme|Program|Court|Assembly)")
 ORG_SUFFIX_RE = re.compile(
-    rf"\b((?:{_ORG_WORD}\s+(?:(?:of|for|and|&|the)\s+)?){{1,5}}{_ORG_SUFFIX}"
-    rf"(?:\s+(?:of|for)\s+(?:the\s+)?{_ORG_WORD}(?:\s+(?:and|&)\s+{_ORG_WORD})?)?)")
+    rf"\b((?:{_ORG_WORD}\s+(?:(?:of|for)\s+(?:the\s+)?|(?:and|&)\s+)?){{1,5}}{_ORG_SUFFIX}"
+    rf"(?:\s+(?:of|for)\s+(?:the\s+)?{_ORG_WORD}(?:\s+{_ORG_WORD}){{0,2}}(?:\s+(?:and|&)\s+{_ORG_WORD})?)?)")
 ORG_OF_RE = re.compile(
     rf"\b((?:Ministry|Bank|University|College|Institute|Academy|Council|Office)\s+(?:of|for)\s+(?:the\s+)?"
     rf"{_ORG_WORD}(?:\s+{_ORG_WORD})?(?:\s+(?:and|&)\s+{_ORG_WORD})?)")
@@ -57,6 +57,18 @@ _FUNCTION_WORDS = {"The", "A", "An", "In", "On", "At", "For", "Of", "And", "But"
                    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
                    "February", "March", "April", "May", "June", "July", "August", "September", "October",
                    "November", "December", "Photo", "Read", "More", "Share", "Email", "Sign", "Subscribe"}
+
+
+_SENTENCE_STARTERS = {"Yesterday", "Today", "Tomorrow", "Meanwhile", "However", "Also", "Both", "When", "While",
+                      "After", "Before", "Since", "Under", "Unlike", "Like", "Only", "Even", "Then", "Now", "Still",
+                      "Although", "Though", "Because", "Why", "How", "What", "Where", "Who", "Which", "Despite",
+                      "Including", "Against", "Between", "Among", "With", "Without", "From", "Into", "Via", "Did",
+                      "Does", "Do", "Has", "Have", "Had", "Will", "Would", "Can", "Could", "Should", "Is", "Was",
+                      "Are", "Were", "Neighbouring", "Neighboring", "Nearby", "Landlocked", "Oil-rich", "Resource-rich",
+                      "Did", "Not", "Across", "Throughout", "Outside", "Inside", "Beyond", "Toward", "Towards", "So",
+                      "Yet", "Thus", "Hence", "Indeed", "Instead", "Moreover", "Furthermore", "Like", "Per", "Whether"}
+_TITLE_WORDS = {"President", "Premier", "Minister", "Mr", "Mrs", "Ms", "Dr", "King", "Queen", "Prince", "Emir",
+                "Sheikh", "General", "Senator", "Governor", "Ambassador", "Secretary", "Chancellor", "Mayor"}
 
 
 def _gazetteer_mentions(text: str) -> list[Mention]:
@@ -82,29 +94,65 @@ def _gazetteer_mentions(text: str) -> list[Mention]:
         length, ref = hit
         start, end = toks[i][0], toks[i + length - 1][1]
         surface = text[start:end]
-        if _skip(text, start, end, surface, ref):
-            i += length
+        if _skip(text, toks, i, length, surface, ref):
+            i += 1  # a shorter or later form may still start inside ("the West Bank" -> "West Bank")
             continue
-        if ref.type == "country" and surface in g.ambiguous_us_state:
-            ref = _resolve_us_state(text, start, end, ref)
         out.append(Mention(start, end, surface, ref))
         i += length
+    if g.ambiguous_us_state and any(m.surface in g.ambiguous_us_state for m in out):
+        _resolve_us_states(text, out)
     return out
 
 
-def _skip(text: str, start: int, end: int, surface: str, ref: Ref) -> bool:
-    after = text[end:end + 3]
-    if ref.id == "US" and surface in ("US", "U.S.") and after.lstrip().startswith("$"):
+def _capitalised_name_word(text: str, tok: tuple[int, int, str]) -> bool:
+    """A capitalised word that may be part of a person's or company's name (not a place, title or modifier)."""
+    g = load()
+    word = tok[2]
+    if not word[:1].isupper() or not word.isalpha() or word.isupper():
+        return False
+    if word in _FUNCTION_WORDS or word in _SENTENCE_STARTERS or word in _TITLE_WORDS or word in g.geo_modifiers:
+        return False
+    return (word,) not in g.forms
+
+
+def _skip(text: str, toks: list, i: int, length: int, surface: str, ref: Ref) -> bool:
+    g = load()
+    start, end = toks[i][0], toks[i + length - 1][1]
+    prev = toks[i - 1] if i > 0 and text[toks[i - 1][1]:start] == " " else None
+    nxt = toks[i + length] if i + length < len(toks) and text[end:toks[i + length][0]] == " " else None
+    if ref.id == "US" and surface in ("US", "U.S.") and text[end:end + 3].lstrip().startswith("$"):
         return True  # "US $127 billion" is a currency, not a mention of the country
+    if ref.type == "country" and surface.isupper() and len(surface) <= 3:
+        # "LET US KNOW": an all-caps line, where "US" may be the pronoun
+        near = [t for t in (prev, nxt) if t is not None]
+        if any(t[2].isupper() and t[2].isalpha() and len(t[2]) >= 2 and (t[2],) not in g.forms for t in near):
+            return True
+    if ref.type == "country" and surface in g.person_name_places:
+        # "Michael Jordan", "Chad Smith", "George Washington": part of a person's name
+        if prev is not None and _capitalised_name_word(text, prev):
+            return True
+        if nxt is not None and _capitalised_name_word(text, nxt):
+            return True
+    if ref.type == "region" and surface.lower() == "the west" and nxt is not None and nxt[2][:1].isupper():
+        return True  # "the West Bank", "the West End"
     return False
 
 
-def _resolve_us_state(text: str, start: int, end: int, ref: Ref) -> Ref:
+def _resolve_us_states(text: str, mentions: list[Mention]) -> None:
+    """"Georgia": the country, unless US context is near and nothing in the text points at the country."""
     g = load()
-    window = text[max(0, start - 120):end + 120]
-    if any(w in window for w in g.us_state_context):
-        return Ref("country", "US", g.country_names["US"], None, "US", "place")
-    return ref
+    if any(w in text for w in g.country_context):
+        return
+    state = g.forms.get(("United", "States"))
+    us = Ref("country", "US", g.country_names["US"], state.wikidata if state else None, "US", "place")
+    for k, m in enumerate(mentions):
+        if m.surface not in g.ambiguous_us_state or m.ref.type != "country":
+            continue
+        window = text[max(0, m.start - 150):m.end + 150]
+        near_us_place = any(o is not m and o.ref.id == "US" and o.ref.kind == "place" and abs(o.start - m.start) < 150
+                            for o in mentions)
+        if near_us_place or any(w in window for w in g.us_state_context):
+            mentions[k] = Mention(m.start, m.end, m.surface, us)
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -115,23 +163,62 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+_NOT_IN_PERSON_NAMES = {
+    "Ministry", "Minister", "Bank", "Foreign", "Finance", "President", "Deputy", "Committee", "Office", "Department",
+    "Party", "Council", "University", "Institute", "Fund", "Agency", "Corporation", "Company", "Group", "Exchange",
+    "Commission", "Organization", "Organisation", "State", "National", "Central", "Development", "Cooperation",
+    "Street", "Avenue", "Square", "Road", "Airport", "Province", "Region", "District", "City", "River", "Sea",
+    "Lake", "Mountains", "Republic", "Kingdom", "Union", "Federation", "Authority", "News", "Times", "Post", "Daily",
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March",
+    "April", "June", "July", "August", "September", "October", "November", "December", "Government", "Parliament",
+    "Assembly", "Court", "Police", "Army", "Forces", "Security", "Energy", "Economy", "Trade", "Affairs", "Defence",
+    "Defense", "Interior", "Justice", "Industry", "Investment", "Reuters", "Press", "Agency", "Television", "Radio",
+    "Communist", "Democratic", "Islamic", "Federal", "Summit", "Forum", "Initiative", "Project", "Programme",
+    "Program", "Plan", "Act", "Law", "Treaty", "Agreement", "Prime", "Chairman", "Spokesman", "Spokeswoman",
+    "Mr", "Mrs", "Ms", "Dr", "Sir", "Lord", "Saint", "St", "Corridor", "Pipeline", "Power", "Gas", "Oil",
+    "Holdings", "Ltd", "Inc", "Co", "Stock", "Market", "Index", "Capital", "Partners", "Foundation", "Center",
+    "Centre", "School", "College", "Academy", "Hospital", "Church", "Mosque", "Palace", "Hall", "House", "Tower",
+    "Station", "Port", "Zone", "Park", "Bridge", "Dam", "Plant", "Field", "Basin", "Valley", "Desert", "Steppe"}
+
+
 def _valid_name(name: str) -> bool:
     toks = name.split()
     if len(toks) < 2 or toks[0] in _FUNCTION_WORDS or toks[-1] in _FUNCTION_WORDS:
+        return False
+    if toks[0] in _SENTENCE_STARTERS or any(t.strip("'’") in _NOT_IN_PERSON_NAMES for t in toks):
         return False
     g = load()
     return not any((normalize_token(t),) in g.forms for t in toks)  # "Kyrgyz President" is not a name
 
 
-def _rule_mentions(text: str, taken: list[tuple[int, int]]) -> list[Mention]:
+def _is_function_word(word: str) -> bool:
+    return word in _FUNCTION_WORDS or word.capitalize() in _FUNCTION_WORDS or word in _SENTENCE_STARTERS
+
+
+def _rule_mentions(text: str, found: list[Mention]) -> list[Mention]:
     g = load()
     out: list[Mention] = []
-    spans = list(taken)
+    spans = [(m.start, m.end) for m in found]
+    # an organisation's name may contain places and demonyms ("Tashkent Institute of Irrigation"): those mentions
+    # stay (the country is involved), but they do not block the organisation
+    hard = [(m.start, m.end) for m in found if m.ref.type not in ("country", "region")]
+    soft = [(m.start, m.end) for m in found if m.ref.type in ("country", "region")]
 
     def add(start: int, end: int, ref: Ref) -> None:
-        if not _overlaps(spans, start, end):
-            out.append(Mention(start, end, text[start:end], ref))
-            spans.append((start, end))
+        if _overlaps(spans, start, end):
+            return
+        out.append(Mention(start, end, text[start:end], ref))
+        spans.append((start, end))
+        hard.append((start, end))
+
+    def add_org(start: int, end: int, ref: Ref) -> None:
+        if _overlaps(hard, start, end):
+            return
+        if any(s < end and start < e and not (start <= s and e <= end) for s, e in soft):
+            return  # cuts a place name in two
+        out.append(Mention(start, end, text[start:end], ref))
+        spans.append((start, end))
+        hard.append((start, end))
 
     for rx in (PERSON_TITLE_RE, PERSON_APPOSITIVE_RE, PERSON_SAID_RE):
         for m in rx.finditer(text):
@@ -142,31 +229,34 @@ def _rule_mentions(text: str, taken: list[tuple[int, int]]) -> list[Mention]:
         for m in rx.finditer(text):
             name = m.group(1)
             key = tuple(tokens_of(name))
-            if name.split()[0] in _FUNCTION_WORDS or key in g.forms or len(name) < 3:
+            if _is_function_word(name.split()[0]) or key in g.forms or len(name) < 3:
                 continue
             add(m.start(1), m.end(1), Ref("org", _slug(name), name))
-    for rx in (ORG_OF_RE, ORG_SUFFIX_RE):
+    for rx in (ORG_SUFFIX_RE, ORG_OF_RE):
         for m in rx.finditer(text):
             name, start = m.group(1), m.start(1)
-            while name.split()[0] in _FUNCTION_WORDS or (normalize_token(name.split()[0]),) in g.forms:
-                # drop a leading "The" or a leading country/demonym ("Uzbekistan's Ministry of Energy")
+            while name:
                 first = name.split()[0]
+                possessive = first.endswith(("'s", "’s")) and (normalize_token(first),) in g.forms
+                if not (_is_function_word(first) or possessive):
+                    break
+                # drop a leading "The" or a possessive country ("Uzbekistan's Ministry of Energy")
                 rest = name[len(first):].lstrip()
                 if len(rest.split()) < 2:
                     name = ""
                     break
                 start += len(name) - len(rest)
                 name = rest
-            if not name or tuple(tokens_of(name)) in g.forms:
+            if not name or tuple(tokens_of(name)) in g.forms or name.split()[-1] in ("of", "for", "and", "the"):
                 continue
-            add(start, start + len(name), Ref("org", _slug(name), name))
+            add_org(start, start + len(name), Ref("org", _slug(name), name))
     return out
 
 
 def find_mentions(text: str) -> list[Mention]:
     """Every entity mention in ``text``, sorted by position."""
     mentions = _gazetteer_mentions(text)
-    mentions += _rule_mentions(text, [(m.start, m.end) for m in mentions])
+    mentions += _rule_mentions(text, mentions)
     # acronyms defined in the text: "Central Election Commission (CEC)" -> later "CEC" mentions
     by_end = {m.end: m for m in mentions if m.ref.type == "org"}
     extra: list[Mention] = []

@@ -44,6 +44,9 @@ class Gazetteer:
     country_names: dict[str, str] = field(default_factory=dict)
     ambiguous_us_state: set[str] = field(default_factory=set)
     us_state_context: list[str] = field(default_factory=list)
+    country_context: list[str] = field(default_factory=list)
+    person_name_places: set[str] = field(default_factory=set)
+    geo_modifiers: set[str] = field(default_factory=set)
 
     def add(self, surface: str, ref: Ref, *, overwrite: bool = False) -> None:
         toks = tokens_of(surface)
@@ -89,6 +92,9 @@ def load() -> Gazetteer:
     qids = curated.get("wikidata", {})
     not_places = set(curated.get("not_places", []))
     g.us_state_context = list(curated.get("us_state_context", []))
+    g.country_context = list(curated.get("country_context", []))
+    g.person_name_places = set(curated.get("person_name_places", []))
+    g.geo_modifiers = set(curated.get("geo_modifiers", []))
 
     # people and organisations first: the longest match wins anyway, but on equal forms these take precedence
     for pid, p in _yaml("people.yaml").items():
