@@ -17,7 +17,7 @@ from .entities import Mention
 SCALES = {"trillion": 1e12, "tn": 1e12, "trn": 1e12, "billion": 1e9, "bn": 1e9, "bln": 1e9, "million": 1e6,
           "mn": 1e6, "mln": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3, "crore": 1e7, "lakh": 1e5}
 SYMBOLS = [("US$", "USD"), ("U.S.$", "USD"), ("US $", "USD"), ("U.S. $", "USD"), ("A$", "AUD"), ("AU$", "AUD"),
-           ("C$", "CAD"), ("CA$", "CAD"), ("HK$", "HKD"), ("NZ$", "NZD"), ("S$", "SGD"), ("R$", "BRL"),
+           ("C$", "CAD"), ("CA$", "CAD"), ("HK$", "HKD"), ("NT$", "TWD"), ("NZ$", "NZD"), ("S$", "SGD"), ("R$", "BRL"),
            ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY?"), ("₹", "INR"), ("₽", "RUB"), ("₸", "KZT"),
            ("₩", "KRW"), ("₺", "TRY"), ("Rs.", "Rs"), ("Rs", "Rs"), ("RMB", "CNY")]
 CODES = ["USD", "EUR", "GBP", "JPY", "CNY", "CHF", "RUB", "KZT", "UZS", "KGS", "TJS", "TMT", "PKR", "INR", "TRY",
@@ -39,12 +39,13 @@ _HEDGE = (r"(?:about|around|roughly|approximately|approx\.|nearly|almost|some|ov
           r"up to|at least|close to|an estimated|estimated|as much as|upwards of|in excess of|just over|"
           r"just under|well over|below|above|~)")
 
-PREFIXED = re.compile(
-    rf"(?P<pre>{_SYM}|(?:{_CODE})\s?)\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?"
-    rf"(?:\s?(?:-|–|to|and)\s?(?:{_SYM}|(?:{_CODE})\s?)?\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
-    rf"(?:\s(?P<postword>{_WORD})\b)?")
+_PRE = rf"(?:{_SYM}|(?:{_CODE})\s?)"
+PREFIXED = re.compile(rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s(?P<postword>{_WORD})\b)?")
+PREFIXED_RANGE = re.compile(
+    rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?\s?(?P<sep>-|–|to|and)\s?(?P<pre2>{_PRE})?\s?"
+    rf"(?P<b>{_NUM})(?P<s2>{_SCALE})?(?:\s(?P<postword>{_WORD})\b)?")
 SUFFIXED = re.compile(
-    rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?:-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
+    rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
     rf"\s(?P<word>{_WORD})\b")
 VAGUE = re.compile(
     rf"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
@@ -108,6 +109,9 @@ def _scale(s: str | None) -> float:
     return SCALES[s.strip().lower()] if s else 1.0
 
 
+PRICE_BEFORE = re.compile(r"\b(?:gold|silver|copper|platinum|crude|Brent|WTI|oil|bitcoin|ether|prices?|priced|costs?|"
+                          r"fares?|tickets?|shares?|stocks?|index|closed|trad(?:ed|ing|es)|ounce|barrel|salar(?:y|ies)|"
+                          r"wages?|income|GDP per capita|per capita)\b[^.;$€£¥]{0,12}$", re.I)
 NOT_A_HEDGE = re.compile(r"\b(?:roll(?:s|ed|ing)?|hand(?:s|ed)?|took|take[sn]?|turn(?:s|ed)?)\s+over\s*$", re.I)
 
 
@@ -121,47 +125,75 @@ def _hedge(text: str, start: int) -> re.Match | None:
 def _find_raw(text: str) -> list[RawMention]:
     out: list[RawMention] = []
     taken: list[tuple[int, int]] = []
+    symbols = dict(SYMBOLS)
 
     def overlaps(s, e):
         return any(a < e and s < b for a, b in taken)
 
+    def currency_of(pre: str, postword: str | None) -> str | None:
+        pre = pre.strip()
+        cur = symbols.get(pre) or (pre if pre in CODES else None)
+        if postword in ("yuan", "renminbi", "RMB") and cur in ("JPY?", "CNY"):
+            return "CNY"
+        if postword == "yen" and cur == "JPY?":
+            return "JPY"
+        return cur
+
+    def keep(raw):
+        if raw is not None:
+            out.append(raw)
+            taken.append((raw.start, raw.end))
+
+    # ranges first: "$1-2 billion", "between $3 and $5 million", "$3 billion to $5 billion"
+    for m in PREFIXED_RANGE.finditer(text):
+        cur = currency_of(m.group("pre"), m.group("postword"))
+        before = text[max(0, m.start() - 10):m.start()]
+        if m.group("pre2") and currency_of(m.group("pre2"), m.group("postword")) != cur:
+            continue  # "C$5 million and A$3 billion": two amounts
+        if m.group("sep") == "and" and not re.search(r"\bbetween\s*$", before, re.I):
+            continue
+        if m.group("sep") == "to" and re.search(r"\bfrom\s*$", before, re.I):
+            continue  # "from $3 billion to $5 billion": a change, two amounts
+        end = m.end("postword") if m.group("postword") else m.end("s2") if m.group("s2") else m.end("b")
+        start = m.start()
+        if m.group("sep") == "and":
+            start = m.start() - len(before) + re.search(r"\bbetween\s*$", before, re.I).start()
+        keep(_raw(text, start, end, m.group("a"), m.group("s1"), m.group("b"), m.group("s2"), cur, prefixed=True))
     for m in PREFIXED.finditer(text):
-        pre = m.group("pre").strip()
-        cur = dict(SYMBOLS).get(pre) or (pre if pre in CODES else None)
-        if m.group("postword") in ("yuan", "renminbi", "RMB") and cur in ("JPY?", "CNY"):
-            cur = "CNY"
-        elif m.group("postword") == "yen" and cur == "JPY?":
-            cur = "JPY"
-        start, end = m.start(), m.end() if m.group("postword") else m.end("s2") if m.group("b") and m.group("s2") \
-            else (m.end("b") if m.group("b") else (m.end("s1") if m.group("s1") else m.end("a")))
-        out.append(_raw(text, start, end, m, cur))
-        taken.append((start, end))
+        if overlaps(m.start(), m.end()):
+            continue
+        cur = currency_of(m.group("pre"), m.group("postword"))
+        end = m.end("postword") if m.group("postword") else (m.end("s1") if m.group("s1") else m.end("a"))
+        keep(_raw(text, m.start(), end, m.group("a"), m.group("s1"), None, None, cur, prefixed=True))
     for m in SUFFIXED.finditer(text):
         if overlaps(m.start(), m.end()):
             continue
-        cur = WORDS[m.group("word")]
-        out.append(_raw(text, m.start(), m.end(), m, cur))
-        taken.append((m.start(), m.end()))
+        if m.group("sep") == "to" and re.search(r"\bfrom\s*$", text[max(0, m.start() - 10):m.start()], re.I):
+            continue
+        keep(_raw(text, m.start(), m.end(), m.group("a"), m.group("s1"), m.group("b"), m.group("s2"),
+                  WORDS[m.group("word")], prefixed=False))
     for m in VAGUE.finditer(text):
         if overlaps(m.start(), m.end()):
             continue
         base = {"tens": 10, "dozens": 12, "hundreds": 100, "millions": 1e6, "billions": 1e9, "trillions": 1e12}
         amount = base[m.group("q")] * (base[m.group("q2")] if m.group("q2") else 1)
+        if amount < 1e6:
+            continue  # "hundreds of dollars": not a flow
         cur = {"dollars": "USD", "euros": "EUR", "yuan": "CNY", "yen": "JPY", "roubles": "RUB", "rubles": "RUB",
                "rupees": "Rs", "pounds": "GBP"}[m.group("word")]
-        out.append(RawMention(m.start(), m.end(), m.group(), amount, None, cur, True))
-        taken.append((m.start(), m.end()))
-    return [r for r in out if r is not None]
+        keep(RawMention(m.start(), m.end(), m.group(), amount, None, cur, True))
+    return out
 
 
-def _raw(text: str, start: int, end: int, m: re.Match, cur: str | None) -> RawMention | None:
+def _raw(text: str, start: int, end: int, a: str, s1: str | None, b: str | None, s2: str | None,
+         cur: str | None, *, prefixed: bool) -> RawMention | None:
     if cur is None:
         return None
-    a, b = m.group("a"), m.group("b")
-    s1, s2 = m.group("s1"), m.group("s2")
     scale_a = _scale(s1 or s2)  # "$1-2 billion": the scale applies to both ends
     amount = _num(a) * scale_a
     amount_max = _num(b) * _scale(s2 or s1) if b else None
+    if amount_max is not None and amount_max < amount:
+        return None  # "$5 billion to 2" is not a range
     after = text[end:end + 30]
     before = text[max(0, start - 12):start]
     if UNIT_AFTER.match(after) or RATE_AFTER.match(after):
@@ -169,8 +201,16 @@ def _raw(text: str, start: int, end: int, m: re.Match, cur: str | None) -> RawMe
     if re.search(r"[A-Z]{3}/\s*$", before):
         return None  # "USD/UZS 12,520" is a rate
     if not (s1 or s2):
-        if "." in a or amount < 10_000:
-            return None  # unit prices and small sums ("$82.10", "$2.31") are not flows worth reporting
+        # without a scale word: "$82.10" (cents) is a price, "$2,150" after "gold" is a price, "2022 yen" is a
+        # year; keep round sums such as "$25,000" or "a fine of $5,000"
+        if "." in a:
+            return None
+        if prefixed and amount < 1000:
+            return None
+        if not prefixed and ("," not in a or amount < 10_000):
+            return None
+        if PRICE_BEFORE.search(text[max(0, start - 40):start]):
+            return None
     hedge = _hedge(text, start)
     approx = hedge is not None
     surface_start = start
@@ -199,17 +239,23 @@ def _resolve_currency(cur: str, text: str, start: int, end: int, context: dict) 
     return cur
 
 
-def source_context(text: str, site: str | None, lang: str | None) -> dict:
+def source_context(text: str, site: str | None, lang: str | None, mentions: list[Mention] = ()) -> dict:
+    """Clues for ambiguous symbols: the source (site, language) and how much the text is about which country."""
     src = (site or "").lower()
+    by_country = {"JP": 0, "CN": 0, "PK": 0, "IN": 0}
+    for m in mentions:
+        code = m.ref.id if m.ref.type == "country" else m.ref.country
+        if code in by_country:
+            by_country[code] += 1
     return {
         "japanese_source": (lang or "").startswith("ja") or any(k in src for k in (
             "japan", "yomiuri", "nikkei", "asahi", "mainichi", "kyodo", ".jp", "nhk")) or " JST" in text,
         "chinese_source": (lang or "").startswith("zh") or any(k in src for k in (
             "xinhua", "china", "cgtn", "globaltimes", ".cn", "people.com")),
-        "jp_score": len(re.findall(r"\b(?:Japan|Japanese|Tokyo|yen|Nikkei)\b", text)),
-        "cn_score": len(re.findall(r"\b(?:China|Chinese|Beijing|yuan|renminbi|RMB)\b", text)),
-        "pk_score": len(re.findall(r"\b(?:Pakistan|Pakistani|Islamabad|Karachi)\b", text)),
-        "in_score": len(re.findall(r"\b(?:India|Indian|New Delhi|Mumbai)\b", text)),
+        "jp_score": by_country["JP"] + len(re.findall(r"\b(?:yen|Nikkei|Topix)\b", text)),
+        "cn_score": by_country["CN"] + len(re.findall(r"\b(?:yuan|renminbi|RMB)\b", text)),
+        "pk_score": by_country["PK"],
+        "in_score": by_country["IN"] + len(re.findall(r"\b(?:crore|lakh)\b", text)),
     }
 
 
@@ -256,6 +302,8 @@ def _kind(sentence: str, rel_start: int, rel_end: int) -> str:
                 continue
             if kind == "investment_weak":
                 dist += 40
+            elif kind == "financing":
+                dist += 15  # generic words ("pledged", "funding") yield to a specific one nearby
             cand = (dist, PRIORITY[kind], kind)
             if best is None or cand < best:
                 best = cand
@@ -337,7 +385,7 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
     """Finance mentions (as schema objects) in ``text``; ``mentions`` are its entity mentions."""
     from ..schemas.story import FinanceMention
 
-    context = source_context(text, site, lang)
+    context = source_context(text, site, lang, mentions)
     out: list[FinanceMention] = []
     for raw in sorted(_find_raw(text), key=lambda r: r.start):
         cur = _resolve_currency(raw.currency, text, raw.start, raw.end, context)
