@@ -11,7 +11,9 @@ from .article import html_to_article
 from .entities import find_mentions
 from .finance import find_finance
 
-EXTRACTION_VERSION = "2026.11.1"
+EXTRACTION_VERSION = "2026.11.2"
+# organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
+NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
 
 __all__ = ["extract", "html_to_article", "EXTRACTION_VERSION"]
 
@@ -35,7 +37,7 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
             ent.surface_forms.append(m.surface)
         if ref.type == "country":
             countries.add(ref.id)
-        elif ref.type == "org" and ref.country:
+        elif ref.type == "org" and ref.country and ref.kind not in NON_STATE_KINDS:
             countries.add(ref.country)  # "China Development Bank": the state is involved too
     headlines = [(0, len(title or ""))]
     body_start = len(title or "") + 2

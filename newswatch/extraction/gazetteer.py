@@ -124,7 +124,10 @@ def load() -> Gazetteer:
             if form and "," not in form:
                 g.add(form, ref)
                 g.add(fold(form), ref)
-    for code, forms in (curated.get("aliases") or {}).items():
+    aliases = dict(curated.get("aliases") or {})
+    for code, forms in (_yaml("demonyms.yaml") or {}).items():
+        aliases[code] = [*aliases.get(code, []), *forms]
+    for code, forms in aliases.items():
         ref = Ref("country", code, g.country_names.get(code, code), qids.get(code), code, "state")
         for form in forms:
             g.add(form, ref)
