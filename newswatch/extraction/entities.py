@@ -72,22 +72,24 @@ _TITLE_WORDS = {"President", "Premier", "Minister", "Mr", "Mrs", "Ms", "Dr", "Ki
 
 
 def _gazetteer_mentions(text: str) -> list[Mention]:
+    from .gazetteer import _END
+
     g = load()
+    trie = g.trie
     toks = [(m.start(), m.end(), normalize_token(m.group())) for m in TOKEN_RE.finditer(text)]
     out: list[Mention] = []
     i, n = 0, len(toks)
     while i < n:
-        tok = toks[i][2]
-        if tok not in g.first_tokens:
+        node = trie.get(toks[i][2])
+        if node is None:
             i += 1
             continue
-        hit = None
-        for length in range(min(g.max_len, n - i), 0, -1):
-            key = tuple(t[2] for t in toks[i:i + length])
-            ref = g.forms.get(key)
-            if ref is not None:
-                hit = (length, ref)
-                break
+        hit, j = None, i
+        while node is not None:  # walk the trie; remember the longest complete form
+            if _END in node:
+                hit = (j - i + 1, node[_END])
+            j += 1
+            node = node.get(toks[j][2]) if j < n else None
         if hit is None:
             i += 1
             continue

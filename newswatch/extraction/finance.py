@@ -239,6 +239,12 @@ def _resolve_currency(cur: str, text: str, start: int, end: int, context: dict) 
     return cur
 
 
+# a story credited to or published by a Japanese / Chinese outlet ("(The Yomiuri Shimbun)", "Xinhua reported")
+JAPANESE_MEDIA = re.compile(r"\b(?:Yomiuri Shimbun|The Japan News|Japan Times|Asahi Shimbun|Mainichi Shimbun|Kyodo News|"
+                            r"Nikkei Asia|NHK World)\b")
+CHINESE_MEDIA = re.compile(r"\b(?:Xinhua|China Daily|Global Times|CGTN|People's Daily|South China Morning Post)\b")
+
+
 def source_context(text: str, site: str | None, lang: str | None, mentions: list[Mention] = ()) -> dict:
     """Clues for ambiguous symbols: the source (site, language) and how much the text is about which country."""
     src = (site or "").lower()
@@ -249,9 +255,10 @@ def source_context(text: str, site: str | None, lang: str | None, mentions: list
             by_country[code] += 1
     return {
         "japanese_source": (lang or "").startswith("ja") or any(k in src for k in (
-            "japan", "yomiuri", "nikkei", "asahi", "mainichi", "kyodo", ".jp", "nhk")) or " JST" in text,
+            "japan", "yomiuri", "nikkei", "asahi", "mainichi", "kyodo", ".jp", "nhk")) or " JST" in text
+        or JAPANESE_MEDIA.search(text) is not None,
         "chinese_source": (lang or "").startswith("zh") or any(k in src for k in (
-            "xinhua", "china", "cgtn", "globaltimes", ".cn", "people.com")),
+            "xinhua", "china", "cgtn", "globaltimes", ".cn", "people.com")) or CHINESE_MEDIA.search(text) is not None,
         "jp_score": by_country["JP"] + len(re.findall(r"\b(?:yen|Nikkei|Topix)\b", text)),
         "cn_score": by_country["CN"] + len(re.findall(r"\b(?:yuan|renminbi|RMB)\b", text)),
         "pk_score": by_country["PK"],

@@ -36,9 +36,13 @@ class Ref:
     kind: str | None = None  # org kind (lender, party, media...) or "place"/"state" for country refs
 
 
+_END = ""  # trie key that holds the Ref of a complete surface form
+
+
 @dataclass
 class Gazetteer:
     forms: dict[tuple[str, ...], Ref] = field(default_factory=dict)
+    trie: dict = field(default_factory=dict)  # token -> {token -> ..., _END: Ref}
     first_tokens: set[str] = field(default_factory=set)
     max_len: int = 1
     country_names: dict[str, str] = field(default_factory=dict)
@@ -56,6 +60,10 @@ class Gazetteer:
         if key in self.forms and not overwrite:
             return
         self.forms[key] = ref
+        node = self.trie
+        for tok in key:
+            node = node.setdefault(tok, {})
+        node[_END] = ref
         self.first_tokens.add(key[0])
         self.max_len = max(self.max_len, len(key))
         if key[0] == "the" and len(key) > 1:  # "the Kremlin" also at the start of a sentence
@@ -63,9 +71,9 @@ class Gazetteer:
 
 
 def normalize_token(tok: str) -> str:
-    if len(tok) > 3 and tok[-2:] in ("'s", "’s"):
+    if len(tok) > 3 and (tok.endswith("'s") or tok.endswith("’s")):
         tok = tok[:-2]
-    return tok.replace("’", "'")
+    return tok.replace("’", "'") if "’" in tok else tok
 
 
 def tokens_of(text: str) -> list[str]:
