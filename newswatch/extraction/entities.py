@@ -239,10 +239,13 @@ def _rule_mentions(text: str, found: list[Mention]) -> list[Mention]:
             name, start = m.group(1), m.start(1)
             while name:
                 first = name.split()[0]
-                possessive = first.endswith(("'s", "’s")) and (normalize_token(first),) in g.forms
-                if not (_is_function_word(first) or possessive):
+                lead = g.forms.get((normalize_token(first),))
+                possessive = first.endswith(("'s", "’s")) and lead is not None
+                state_word = lead is not None and lead.type == "country" and lead.kind == "state"
+                if not (_is_function_word(first) or possessive or state_word):
                     break
-                # drop a leading "The" or a possessive country ("Uzbekistan's Ministry of Energy")
+                # drop a leading "The", a possessive ("Uzbekistan's Ministry of Energy") or a country word ("Kyrgyz
+                # Ministry of Finance"); a city stays part of the name ("Tashkent Institute of Irrigation")
                 rest = name[len(first):].lstrip()
                 if len(rest.split()) < 2:
                     name = ""

@@ -112,6 +112,12 @@ def _scale(s: str | None) -> float:
 PRICE_BEFORE = re.compile(r"\b(?:gold|silver|copper|platinum|crude|Brent|WTI|oil|bitcoin|ether|prices?|priced|costs?|"
                           r"fares?|tickets?|shares?|stocks?|index|closed|trad(?:ed|ing|es)|ounce|barrel|salar(?:y|ies)|"
                           r"wages?|income|GDP per capita|per capita)\b[^.;$€£¥]{0,12}$", re.I)
+# "rose from $3 billion to $5 billion" is a change between two amounts; "range from $3 to $5 billion" is a range
+CHANGE_FROM = re.compile(
+    r"\b(?:rose|rise[sn]?|rising|fell|fall(?:s|en|ing)?|increas\w*|decreas\w*|grew|grow\w*|jump\w*|climb\w*|"
+    r"drop\w*|declin\w*|up|down|swell\w*|shr[iu]nk\w*|surg\w*|soar\w*|plung\w*|slid\w*|slump\w*|rais\w*|cut|"
+    r"lower\w*|boost\w*|expand\w*|widen\w*|narrow\w*|doubl\w*|tripl\w*|halv\w*)\b(?:\s+[\w’'-]+){0,4}?\s+"
+    r"from\s*$", re.I)
 NOT_A_HEDGE = re.compile(r"\b(?:roll(?:s|ed|ing)?|hand(?:s|ed)?|took|take[sn]?|turn(?:s|ed)?)\s+over\s*$", re.I)
 
 
@@ -152,8 +158,8 @@ def _find_raw(text: str) -> list[RawMention]:
             continue  # "C$5 million and A$3 billion": two amounts
         if m.group("sep") == "and" and not re.search(r"\bbetween\s*$", before, re.I):
             continue
-        if m.group("sep") == "to" and re.search(r"\bfrom\s*$", before, re.I):
-            continue  # "from $3 billion to $5 billion": a change, two amounts
+        if m.group("sep") == "to" and CHANGE_FROM.search(text[max(0, m.start() - 60):m.start()]):
+            continue  # "rose from $3 billion to $5 billion": a change, two amounts
         end = m.end("postword") if m.group("postword") else m.end("s2") if m.group("s2") else m.end("b")
         start = m.start()
         if m.group("sep") == "and":
@@ -168,7 +174,7 @@ def _find_raw(text: str) -> list[RawMention]:
     for m in SUFFIXED.finditer(text):
         if overlaps(m.start(), m.end()):
             continue
-        if m.group("sep") == "to" and re.search(r"\bfrom\s*$", text[max(0, m.start() - 10):m.start()], re.I):
+        if m.group("sep") == "to" and CHANGE_FROM.search(text[max(0, m.start() - 60):m.start()]):
             continue
         keep(_raw(text, m.start(), m.end(), m.group("a"), m.group("s1"), m.group("b"), m.group("s2"),
                   WORDS[m.group("word")], prefixed=False))
