@@ -56,6 +56,8 @@ UNIT_AFTER = re.compile(r"^\s*(?:per\b|a\s+(?:barrel|share|tonne|ton|litre|liter
 RATE_AFTER = re.compile(r"^\s*(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\s+)?(?:dollar|euro|yuan|yen|rouble|ruble)\b"
                         , re.I)
 
+RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)\s+(?:bought|buys|fetched|fetches|was worth|"
+                         r"is worth|equall?ed|equals|traded at|trades at|stood at|was at|cost|costs|was|is)\s*$", re.I)
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("loan", re.compile(r"\b(?:loans?|credit lines?|lines? of credit|credit facilit(?:y|ies)|lend(?:s|ing)?|lent|"
                         r"lenders?|borrow(?:s|ed|ing)?|roll(?:s|ed)? over|rollover|stand-?by arrangement|"
@@ -204,8 +206,8 @@ def _raw(text: str, start: int, end: int, a: str, s1: str | None, b: str | None,
     before = text[max(0, start - 12):start]
     if UNIT_AFTER.match(after) or RATE_AFTER.match(after):
         return None  # a price per unit or an exchange rate
-    if re.search(r"[A-Z]{3}/\s*$", before):
-        return None  # "USD/UZS 12,520" is a rate
+    if re.search(r"[A-Z]{3}/\s*$|=\s*$", before) or RATE_BEFORE.search(text[max(0, start - 40):start]):
+        return None  # "USD/UZS 12,520", "1 USD = 12,650 UZS", "the dollar bought 12,650 soums" are rates
     if not (s1 or s2):
         # without a scale word: "$82.10" (cents) is a price, "$2,150" after "gold" is a price, "2022 yen" is a
         # year; keep round sums such as "$25,000" or "a fine of $5,000"
