@@ -44,6 +44,8 @@ PREFIXED = re.compile(rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s(?
 PREFIXED_RANGE = re.compile(
     rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?\s?(?P<sep>-|–|to|and)\s?(?P<pre2>{_PRE})?\s?"
     rf"(?P<b>{_NUM})(?P<s2>{_SCALE})?(?:\s(?P<postword>{_WORD})\b)?")
+NUMBER_START = re.compile(r"(?<![\d,.])\d")
+PRE_TAIL = re.compile(rf"(?:{_PRE})\s?$")  # a currency prefix right before a number (searched in a small window)
 SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
     rf"\s(?P<word>{_WORD})\b")
@@ -152,8 +154,20 @@ def _find_raw(text: str) -> list[RawMention]:
             out.append(raw)
             taken.append((raw.start, raw.end))
 
+    # Scanning the whole text with the currency alternation is slow; numbers are few. Find each number, then look
+    # for a currency prefix in the few characters before it and match the full patterns there.
+    number_starts = [m.start() for m in NUMBER_START.finditer(text)]
+    prefixed_at = []
+    for p in number_starts:
+        w0 = max(0, p - 10)
+        pm = PRE_TAIL.search(text, w0, p)
+        if pm is not None:
+            prefixed_at.append(pm.start())
     # ranges first: "$1-2 billion", "between $3 and $5 million", "$3 billion to $5 billion"
-    for m in PREFIXED_RANGE.finditer(text):
+    for pos in prefixed_at:
+        m = PREFIXED_RANGE.match(text, pos)
+        if m is None or overlaps(m.start(), m.end()):
+            continue
         cur = currency_of(m.group("pre"), m.group("postword"))
         before = text[max(0, m.start() - 10):m.start()]
         if m.group("pre2") and currency_of(m.group("pre2"), m.group("postword")) != cur:
@@ -167,14 +181,16 @@ def _find_raw(text: str) -> list[RawMention]:
         if m.group("sep") == "and":
             start = m.start() - len(before) + re.search(r"\bbetween\s*$", before, re.I).start()
         keep(_raw(text, start, end, m.group("a"), m.group("s1"), m.group("b"), m.group("s2"), cur, prefixed=True))
-    for m in PREFIXED.finditer(text):
-        if overlaps(m.start(), m.end()):
+    for pos in prefixed_at:
+        m = PREFIXED.match(text, pos)
+        if m is None or overlaps(m.start(), m.end()):
             continue
         cur = currency_of(m.group("pre"), m.group("postword"))
         end = m.end("postword") if m.group("postword") else (m.end("s1") if m.group("s1") else m.end("a"))
         keep(_raw(text, m.start(), end, m.group("a"), m.group("s1"), None, None, cur, prefixed=True))
-    for m in SUFFIXED.finditer(text):
-        if overlaps(m.start(), m.end()):
+    for pos in number_starts:
+        m = SUFFIXED.match(text, pos)
+        if m is None or overlaps(m.start(), m.end()):
             continue
         if m.group("sep") == "to" and CHANGE_FROM.search(text[max(0, m.start() - 60):m.start()]):
             continue
