@@ -76,7 +76,13 @@ def _gazetteer_mentions(text: str) -> list[Mention]:
 
     g = load()
     trie = g.trie
-    toks = [(m.start(), m.end(), normalize_token(m.group())) for m in TOKEN_RE.finditer(text)]
+    toks = []
+    for m in TOKEN_RE.finditer(text):
+        w = m.group()
+        if "'" in w or "’" in w:  # only tokens with an apostrophe need normalising ("China's")
+            w = normalize_token(w)
+        s, e = m.span()
+        toks.append((s, e, w))
     out: list[Mention] = []
     i, n = 0, len(toks)
     while i < n:
