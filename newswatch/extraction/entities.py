@@ -3,6 +3,7 @@ organisations that no gazetteer knows ("Deputy minister Aziz Karimov", "Geocase,
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 
 from .gazetteer import TOKEN_RE, Ref, load, normalize_token, tokens_of
@@ -167,6 +168,29 @@ def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(s < end and start < e for s, e in spans)
 
 
+class _Spans:
+    """Character spans with a fast overlap query (bisect on starts; spans are short)."""
+
+    def __init__(self, spans=()):
+        self.items = sorted(spans)
+        self.longest = max((e - s for s, e in self.items), default=0)
+
+    def overlapping(self, start: int, end: int):
+        j = bisect_left(self.items, (end,)) - 1  # every span before j+1 starts before ``end``
+        items, floor = self.items, start - self.longest
+        while j >= 0 and items[j][0] >= floor:
+            if items[j][1] > start:
+                yield items[j]
+            j -= 1
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return next(self.overlapping(start, end), None) is not None
+
+    def add(self, start: int, end: int) -> None:
+        insort(self.items, (start, end))
+        self.longest = max(self.longest, end - start)
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
@@ -206,27 +230,27 @@ def _is_function_word(word: str) -> bool:
 def _rule_mentions(text: str, found: list[Mention]) -> list[Mention]:
     g = load()
     out: list[Mention] = []
-    spans = [(m.start, m.end) for m in found]
+    spans = _Spans((m.start, m.end) for m in found)
     # an organisation's name may contain places and demonyms ("Tashkent Institute of Irrigation"): those mentions
     # stay (the country is involved), but they do not block the organisation
-    hard = [(m.start, m.end) for m in found if m.ref.type not in ("country", "region")]
-    soft = [(m.start, m.end) for m in found if m.ref.type in ("country", "region")]
+    hard = _Spans((m.start, m.end) for m in found if m.ref.type not in ("country", "region"))
+    soft = _Spans((m.start, m.end) for m in found if m.ref.type in ("country", "region"))
 
     def add(start: int, end: int, ref: Ref) -> None:
-        if _overlaps(spans, start, end):
+        if spans.overlaps(start, end):
             return
         out.append(Mention(start, end, text[start:end], ref))
-        spans.append((start, end))
-        hard.append((start, end))
+        spans.add(start, end)
+        hard.add(start, end)
 
     def add_org(start: int, end: int, ref: Ref) -> None:
-        if _overlaps(hard, start, end):
+        if hard.overlaps(start, end):
             return
-        if any(s < end and start < e and not (start <= s and e <= end) for s, e in soft):
+        if any(not (start <= s and e <= end) for s, e in soft.overlapping(start, end)):
             return  # cuts a place name in two
         out.append(Mention(start, end, text[start:end], ref))
-        spans.append((start, end))
-        hard.append((start, end))
+        spans.add(start, end)
+        hard.add(start, end)
 
     for rx in (PERSON_TITLE_RE, PERSON_APPOSITIVE_RE, PERSON_SAID_RE):
         for m in rx.finditer(text):
@@ -280,13 +304,13 @@ def find_mentions(text: str) -> list[Mention]:
     mentions += extra
     # later surname-only mentions of people found in full ("Custer pointed out")
     people = {m.ref.id: m for m in mentions if m.ref.type == "person"}
-    taken = [(m.start, m.end) for m in mentions]
+    taken = _Spans((m.start, m.end) for m in mentions)
     for pm in people.values():
         surname = pm.ref.name.split()[-1]
         if len(surname) < 4 or (surname,) in load().forms:
             continue
         for later in re.finditer(rf"\b{re.escape(surname)}\b", text):
-            if later.start() > pm.start and not _overlaps(taken, later.start(), later.end()):
+            if later.start() > pm.start and not taken.overlaps(later.start(), later.end()):
                 mentions.append(Mention(later.start(), later.end(), surname, pm.ref))
     mentions.sort(key=lambda m: m.start)
     return mentions
