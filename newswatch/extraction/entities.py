@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, insort
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .gazetteer import TOKEN_RE, Ref, load, normalize_token, tokens_of
 
@@ -108,7 +109,7 @@ def _gazetteer_mentions(text: str) -> list[Mention]:
             continue
         out.append(Mention(start, end, surface, ref))
         i += length
-    if g.ambiguous_us_state and any(m.surface in g.ambiguous_us_state for m in out):
+    if g.ambiguous_us_state and any(_bare(m.surface) in g.ambiguous_us_state for m in out):
         _resolve_us_states(text, out)
     return out
 
@@ -136,7 +137,7 @@ def _skip(text: str, toks: list, i: int, length: int, surface: str, ref: Ref) ->
         near = [t for t in (prev, nxt) if t is not None]
         if any(t[2].isupper() and t[2].isalpha() and len(t[2]) >= 2 and (t[2],) not in g.forms for t in near):
             return True
-    if ref.type == "country" and surface in g.person_name_places:
+    if ref.type == "country" and _bare(surface) in g.person_name_places:
         # "Michael Jordan", "Chad Smith", "George Washington": part of a person's name
         if prev is not None and _capitalised_name_word(text, prev):
             return True
@@ -150,18 +151,29 @@ def _skip(text: str, toks: list, i: int, length: int, surface: str, ref: Ref) ->
 def _resolve_us_states(text: str, mentions: list[Mention]) -> None:
     """"Georgia": the country, unless US context is near and nothing in the text points at the country."""
     g = load()
-    if any(w in text for w in g.country_context):
+    if _context_re("country", tuple(g.country_context)).search(text):
         return
     state = g.forms.get(("United", "States"))
     us = Ref("country", "US", g.country_names["US"], state.wikidata if state else None, "US", "place")
     for k, m in enumerate(mentions):
-        if m.surface not in g.ambiguous_us_state or m.ref.type != "country":
+        if _bare(m.surface) not in g.ambiguous_us_state or m.ref.type != "country":
             continue
         window = text[max(0, m.start - 150):m.end + 150]
         near_us_place = any(o is not m and o.ref.id == "US" and o.ref.kind == "place" and abs(o.start - m.start) < 150
                             for o in mentions)
-        if near_us_place or any(w in window for w in g.us_state_context):
+        if near_us_place or _context_re("us", tuple(g.us_state_context)).search(window):
             mentions[k] = Mention(m.start, m.end, m.surface, us)
+
+
+def _bare(surface: str) -> str:
+    """The surface form without a possessive: "Georgia's" -> "Georgia"."""
+    return surface[:-2] if surface.endswith(("'s", "’s")) else surface
+
+
+@lru_cache(maxsize=8)
+def _context_re(name: str, words: tuple[str, ...]) -> re.Pattern:
+    """Whole-word search for any of ``words`` ("lari" must not match "particularly")."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)")
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

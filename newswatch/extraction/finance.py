@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 
 from .entities import Mention
@@ -107,6 +108,11 @@ class RawMention:
 
 def _num(s: str) -> float:
     return float(s.replace(",", ""))
+
+
+def _scaled(number: str, scale: float) -> float:
+    """'4.1' x 1e12 -> 4100000000000.0 exactly (float maths gives 4099999999999.9995)."""
+    return float(Decimal(number.replace(",", "")) * Decimal(int(scale)))
 
 
 def _scale(s: str | None) -> float:
@@ -214,8 +220,8 @@ def _raw(text: str, start: int, end: int, a: str, s1: str | None, b: str | None,
     if cur is None:
         return None
     scale_a = _scale(s1 or s2)  # "$1-2 billion": the scale applies to both ends
-    amount = _num(a) * scale_a
-    amount_max = _num(b) * _scale(s2 or s1) if b else None
+    amount = _scaled(a, scale_a)
+    amount_max = _scaled(b, _scale(s2 or s1)) if b else None
     if amount_max is not None and amount_max < amount:
         return None  # "$5 billion to 2" is not a range
     after = text[end:end + 30]

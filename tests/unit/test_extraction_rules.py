@@ -245,3 +245,14 @@ def test_extract_is_fast_on_a_typical_article():
         extract("Title", text, published=date(2024, 1, 1))
     per_article = (time.perf_counter() - t0) / 20
     assert per_article < 0.02  # target is < 2 ms; generous here so a loaded CI machine does not flake
+
+
+def test_possessive_forms_follow_the_same_rules():
+    assert countries("New York Governor Kathy Hochul spoke. Georgia's voters listened.") == ["US"]
+    assert countries("Michael Jordan's shoes sold well.") == []
+    assert countries("Georgia's parliament met; particularly the lari fell.") == ["GE"]
+
+
+def test_amounts_are_exact_decimals():
+    ms = money("Turnover reached 4.1 trillion tenge, and $0.3 billion changed hands.")
+    assert [m.amount for m in ms] == [4.1e12, 3e8]
