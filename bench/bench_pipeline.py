@@ -131,7 +131,7 @@ def bench_index(arts: list[dict], s: Settings) -> float:
 def bench_e2e(corpus: Corpus, s: Settings, beam_args: list[str], runs: int = 2) -> list[dict]:
     from prefect import flow
 
-    from newswatch.flows.ingest import ingest_flow
+    from newswatch.flows.ingest import run_ingest
 
     @flow
     def warm():
@@ -142,7 +142,7 @@ def bench_e2e(corpus: Corpus, s: Settings, beam_args: list[str], runs: int = 2) 
     out = []
     for _ in range(runs):
         hits = corpus.hits
-        summary, t = _timed(ingest_flow, str(feeds), beam_args=beam_args, overrides=s.public())
+        summary, t = _timed(run_ingest, str(feeds), beam_args=beam_args, overrides=s.public())
         out.append({"seconds": t, "indexed": summary["counts"].get("indexed", 0), "fetched": corpus.hits - hits,
                     "failed": summary["counts"].get("failed", 0), "status": summary["status"]})
     return out

@@ -134,9 +134,9 @@ def _print_examples(settings: Settings, ids: list[str], limit: int = 5) -> None:
 
 
 def _run_flow(feeds_file: str, settings: Settings, beam_args: list[str]) -> dict:
-    from .flows.ingest import ingest_flow
+    from .flows.ingest import run_ingest
 
-    return ingest_flow(feeds_file, beam_args=beam_args, overrides=settings.public())
+    return run_ingest(feeds_file, beam_args=beam_args, overrides=settings.public())
 
 
 def cmd_run(args) -> int:

@@ -77,9 +77,12 @@ def settings(es_settings, es_client, tmp_path):
 
 @pytest.fixture(scope="session")
 def prefect_harness():
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    # heartbeats would add up to 1 s to every flow run (see newswatch.flows.ingest.run_ingest)
+    with prefect_test_harness(server_startup_timeout=120), \
+            temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
 
 

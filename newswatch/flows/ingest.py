@@ -227,3 +227,19 @@ def _runner_name(beam_args) -> str:
         if a == "--runner" and i + 1 < len(beam_args):
             return beam_args[i + 1]
     return "DirectRunner"
+
+
+def run_ingest(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
+    """Run the ingest flow once, as the CLI and the benchmarks do.
+
+    Without a Prefect server (``PREFECT_API_URL`` unset) the flow runs against Prefect's ephemeral API, which
+    lives and dies with this process; flow-run heartbeats, which let a server notice crashed runs, are then
+    turned off: Prefect 3.9 joins its heartbeat thread at the end of every run, and that thread sleeps in
+    one-second steps, so each run would otherwise wait up to a second doing nothing.
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if PREFECT_API_URL.value():
+        return ingest_flow(feeds_file, beam_args=beam_args, overrides=overrides)
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        return ingest_flow(feeds_file, beam_args=beam_args, overrides=overrides)
