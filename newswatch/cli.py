@@ -264,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home (and no error without network)
     args = build_parser().parse_args(argv)
     if getattr(args, "beam_args", None) and args.beam_args[:1] == ["--"]:
         args.beam_args = args.beam_args[1:]
