@@ -417,19 +417,38 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
     return lender, recipient
 
 
+def _mask(text: str, mentions: list[Mention]) -> str:
+    """``text`` with the given mentions blanked out (same length, so offsets stay valid)."""
+    if not mentions:
+        return text
+    chars = list(text)
+    for m in mentions:
+        chars[m.start:m.end] = " " * (m.end - m.start)
+    return "".join(chars)
+
+
 def find_finance(text: str, mentions: list[Mention], *, published: date | None = None,
                  site: str | None = None, lang: str | None = None):
     """Finance mentions (as schema objects) in ``text``; ``mentions`` are its entity mentions."""
     from ..schemas.story import FinanceMention
 
     context = source_context(text, site, lang, mentions)
+    # names are not flow words: "Asian Infrastructure Investment Bank" says nothing about the kind of flow
+    masked = _mask(text, [m for m in mentions if m.ref.type in ("org", "person")])
+    lender_kinds = {m.ref.id: m.ref.kind for m in mentions if m.ref.type == "org"}
     out: list[FinanceMention] = []
     for raw in sorted(_find_raw(text), key=lambda r: r.start):
         cur = _resolve_currency(raw.currency, text, raw.start, raw.end, context)
         s0, s1 = _sentence_bounds(text, raw.start)
         sentence = text[s0:s1].strip()
-        kind = _kind(text[s0:s1], raw.start - s0, raw.end - s0)
+        kind = _kind(masked[s0:s1], raw.start - s0, raw.end - s0)
         lender, recipient = _parties(text, s0, s1, raw.start, raw.end, kind, mentions)
+        if kind == "other":  # no flow word, but a development bank or donor in the sentence puts up the sum
+            funders = {m.ref.id for m in mentions if s0 <= m.start < s1 and m.ref.type == "org"
+                       and m.ref.kind in ("lender", "aid", "union")}
+            if lender_kinds.get(lender) in ("lender", "aid", "union") or len(funders) == 1:
+                kind = "financing"
+                lender = lender or next(iter(funders))
         usd, note = to_usd(raw.amount, cur, published)
         out.append(FinanceMention(
             text=raw.text, amount=raw.amount, amount_max=raw.amount_max, currency=cur, usd=usd, usd_note=note,

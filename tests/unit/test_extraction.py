@@ -204,3 +204,10 @@ def test_story_captions_are_kept_but_sidebar_captions_are_not():
     assert "Madi Takiyev" in art["text"] and "cruise" not in art["text"]
     assert art["lang"] == "en"
 
+
+
+def test_organisation_names_do_not_decide_the_kind_of_flow():
+    (m,) = money("The Asian Infrastructure Investment Bank is considering a further $150 million for the dam.")
+    assert m.kind == "financing" and m.lender == "aiib"
+    (m,) = money("The International Monetary Fund approved a $1 billion loan.")
+    assert m.kind == "loan"

@@ -1,0 +1,28 @@
+"""The README's first command runs the flow over the bundled sample corpus: check what a newcomer sees."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_over_bundled_sample(settings, tmp_path, es_client):
+    env = dict(os.environ, ES_URL=settings.es_url, NEWSWATCH_INDEX_PREFIX=settings.index_prefix,
+               NEWSWATCH_HOME=str(settings.home), PREFECT_HOME=str(tmp_path / "ph"), COLUMNS="160")
+    out = subprocess.run([sys.executable, "-m", "newswatch.cli", "demo"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    text = out.stdout
+    assert "completed_with_errors" in text  # the sample has a dead link on purpose
+    assert "removed-story.html" in text and "HTTP 404" in text
+    assert "example stories" in text and "World Bank approves $250 million" in text
+    es_client.indices.refresh(index=f"{settings.index_prefix}-stories")
+    assert es_client.count(index=f"{settings.index_prefix}-stories")["count"] == 6
+    hit = es_client.search(index=f"{settings.index_prefix}-stories",
+                           query={"match_phrase": {"title": "Kambarata-1 hydropower"}})["hits"]["hits"][0]["_source"]
+    assert "KG" in hit["countries"] and any(f["kind"] == "loan" and f["recipient"] == "KG" for f in hit["finance"])
+    assert "cookie" not in hit["text"].lower() and "Most read" not in hit["text"]
