@@ -70,7 +70,11 @@ class FetchBatch(beam.DoFn):
                 "fetched_at": _now()}, None
 
     def process(self, batch):
-        for page, dead in self.pool.map(self._one, batch):
+        from concurrent.futures import as_completed
+
+        # hand each page downstream as soon as it arrives, while the rest of the batch is still downloading
+        for future in as_completed([self.pool.submit(self._one, entry) for entry in batch]):
+            page, dead = future.result()
             if dead:
                 self.failed.inc()
                 yield beam.pvalue.TaggedOutput(DEAD, dead)
