@@ -77,6 +77,9 @@ class Settings:
     smtp_ssl: bool = False
     smtp_from: str = "newswatch@localhost"
     smtp_timeout: float = 20.0
+    # alerts
+    rules_file: str | None = None  # None = the bundled newswatch/data/rules.yaml
+    alert_lease: float = 900.0  # seconds after which a digest claimed by a dead run is sent again
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -109,6 +112,8 @@ class Settings:
             smtp_starttls=_bool("SMTP_STARTTLS", False),
             smtp_ssl=_bool("SMTP_SSL", False),
             smtp_from=_env("SMTP_FROM", "newswatch@localhost"),
+            smtp_timeout=float(_env("SMTP_TIMEOUT", "20")),
+            rules_file=_env("NEWSWATCH_RULES"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -1,0 +1,1 @@
+"""E-mail alerts: rules (YAML -> ES queries), exactly-once ledger, digests."""
