@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.table import Table
 
 from .settings import PACKAGE_DATA, Settings
@@ -62,7 +63,7 @@ def cmd_es(args) -> int:
 
 def _print_summary(summary: dict) -> None:
     if summary["status"] in ("failed", "skipped"):
-        console.print(f"[red]run {summary['run_id']} {summary['status']}:[/] {summary.get('reason')}")
+        console.print(f"[red]run {summary['run_id']} {summary['status']}:[/] {esc(str(summary.get('reason')))}")
         return
     counts = summary["counts"]
     table = Table(title=f"newswatch run {summary['run_id']} — {summary['status']}")
@@ -77,7 +78,7 @@ def _print_summary(summary: dict) -> None:
         console.print(f"[yellow]{counts['spooled']} documents could not be written to Elasticsearch and were "
                       f"spooled; the next run writes them.[/]")
     for fe in summary.get("errors", {}).get("feeds", []):
-        console.print(f"[red]feed error[/] {fe['feed']}: {fe['error']}")
+        console.print(f"[red]feed error[/] {esc(str(fe['feed']))}: {esc(str(fe['error']))}")
 
 
 def _print_errors(settings: Settings, run_id: str, limit: int = 10) -> None:
@@ -94,8 +95,8 @@ def _print_errors(settings: Settings, run_id: str, limit: int = 10) -> None:
         table.add_column(col, overflow="fold")
     for h in hits:
         e = h["_source"]
-        table.add_row(e["stage"], e.get("error_type") or "", (e.get("url") or e.get("feed") or "")[:80],
-                      e["reason"][:120])
+        table.add_row(esc(e["stage"]), esc(e.get("error_type") or ""), esc((e.get("url") or e.get("feed") or "")[:80]),
+                      esc(e["reason"][:120]))
     console.print(table)
 
 
@@ -128,8 +129,8 @@ def _print_examples(settings: Settings, ids: list[str], limit: int = 5) -> None:
         table.add_column(col, overflow="fold")
     for h in resp["hits"]["hits"]:
         s = h["_source"]
-        table.add_row((s.get("published_at") or "")[:10], s.get("title") or "", " ".join(s.get("countries") or []),
-                      "\n".join(_fmt_money(m) for m in (s.get("finance") or [])[:4]) or "—")
+        table.add_row((s.get("published_at") or "")[:10], esc(s.get("title") or ""), " ".join(s.get("countries") or []),
+                      esc("\n".join(_fmt_money(m) for m in (s.get("finance") or [])[:4])) or "—")
     console.print(table)
 
 
@@ -157,6 +158,7 @@ def cmd_run(args) -> int:
     if summary["status"] in ("failed", "skipped"):
         return 1 if summary["status"] == "failed" else 0
     _print_errors(s, summary["run_id"])
+    _print_alerts(summary)
     if args.examples:
         _print_examples(s, summary["story_ids"])
     return 0 if summary["status"] in ("ok", "completed_with_errors") else 1
@@ -190,9 +192,90 @@ def cmd_demo(args) -> int:
         return 1
     _print_errors(s, summary["run_id"])
     _print_examples(s, summary["story_ids"], limit=args.examples)
+    _demo_alerts(s, summary["story_ids"])
     console.print(f"Stories are in the index [bold]{s.index('stories')}[/] at {s.effective_es_url}; "
                   f"errors in [bold]{s.index('errors')}[/]; run summaries in [bold]{s.index('runs')}[/].")
     return 0
+
+
+def _demo_alerts(s: Settings, story_ids: list[str]) -> None:
+    """Deliver the demo's alerts to a mail catcher on loopback and show where the .eml files are."""
+    from email import message_from_bytes, policy
+
+    from .alerting.demo import MailCatcher
+    from .flows import run_local
+    from .flows.alert import alert_flow
+
+    outbox = s.home / "outbox"
+    with MailCatcher(outbox) as catcher:
+        result = run_local(alert_flow, story_ids=story_ids,
+                           overrides=s.with_(smtp_host="127.0.0.1", smtp_port=catcher.port, smtp_ssl=False,
+                                             smtp_starttls=False, smtp_username=None).public())
+    for path in catcher.saved:
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        console.print(f"[green]alert mail[/] {esc(repr(str(msg['Subject'])))} to {esc(str(msg['To']))} — saved as {path}")
+    if not catcher.saved:
+        console.print(f"no alert matched (rules: {s.rules_file or 'newswatch/data/rules.yaml'})")
+    elif result["pending"]:
+        console.print(f"[yellow]{result['pending']} alerts pending[/]")
+
+
+def _print_alerts(summary: dict) -> None:
+    if summary.get("alerts"):
+        a = summary["alerts"]
+        console.print(f"alerts: {a['mails_sent']} digest(s) sent with {a['stories_sent']} stories, "
+                      f"{a['pending']} pending")
+    if summary.get("errors", {}).get("alerts"):
+        console.print(f"[red]{esc(summary['errors']['alerts'])}[/]")
+
+
+def cmd_alerts(args) -> int:
+    from .alerting import engine
+    from .alerting.rules import RuleError, load_rules
+    from .connectors.es import Indices, make_client
+
+    s = _settings(args)
+    if args.rules:
+        s = s.with_(rules_file=args.rules)
+    try:
+        rules = {r.name: r for r in load_rules(s.rules_file)}
+    except RuleError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    if args.action == "list":
+        for r in rules.values():
+            console.print(f"[bold]{r.name}[/] -> {', '.join(r.recipients)}{'' if r.enabled else ' (disabled)'}")
+            console.print(json.dumps(r.to_query()))
+        return 0
+    if args.action == "test":
+        if not args.rule or args.rule not in rules:
+            console.print(f"[red]error:[/] unknown rule {args.rule!r}; rules: {sorted(rules)}")
+            return 2
+        es, ix = make_client(s), Indices(s)
+        try:
+            engine.validate_on_server(es, ix, [rules[args.rule]])
+        except RuleError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            return 2
+        from datetime import datetime, timedelta, timezone
+
+        since = datetime.now(timezone.utc) - timedelta(hours=args.since_hours) if args.since_hours else None
+        hits = engine.match(es, ix, rules[args.rule], since=since, size=args.limit)
+        table = Table(title=f"stories rule {args.rule!r} would alert on (dry run, nothing sent)")
+        for col in ("published", "title", "countries", "money mentions"):
+            table.add_column(col, overflow="fold")
+        for h in hits:
+            table.add_row((h.get("published_at") or "")[:10], esc(h.get("title") or ""), " ".join(h.get("countries") or []),
+                          esc("\n".join(_fmt_money(m) for m in (h.get("finance") or [])[:4])) or "—")
+        console.print(table)
+        console.print(f"{len(hits)} stories")
+        return 0
+    from .flows import run_local
+    from .flows.alert import alert_flow
+
+    result = run_local(alert_flow, story_ids=None, since_hours=args.since_hours or 24.0, overrides=s.public())
+    console.print(json.dumps(result, indent=2))
+    return 0 if not result["pending"] else 1
 
 
 def cmd_eval(args) -> int:
@@ -246,6 +329,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--examples", type=int, default=5)
     demo.add_argument("beam_args", nargs=argparse.REMAINDER)
     demo.set_defaults(func=cmd_demo)
+
+    al = sub.add_parser("alerts", help="alert rules: list, dry-run a rule, or send pending alerts now")
+    al.add_argument("action", choices=["list", "test", "send"])
+    al.add_argument("rule", nargs="?", help="rule name (for test)")
+    al.add_argument("--rules", help="rules file (default: $NEWSWATCH_RULES or the bundled rules.yaml)")
+    al.add_argument("--since-hours", type=float, default=None,
+                    help="only stories ingested in the last N hours (send: default 24)")
+    al.add_argument("--limit", type=int, default=50)
+    al.set_defaults(func=cmd_alerts)
 
     doc = sub.add_parser("doctor", help="check configuration, Elasticsearch, SMTP and disk; print what to fix")
     doc.set_defaults(func=cmd_doctor)

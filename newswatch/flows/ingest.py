@@ -215,6 +215,13 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     )
     if lock.get("took_over_from"):
         summary["lock_taken_over_from"] = lock["took_over_from"]
+    if settings.smtp_host:  # alerts follow every ingestion when mail is configured
+        try:
+            from .alert import alert_flow
+
+            summary["alerts"] = alert_flow(story_ids=summary["story_ids"], overrides=overrides)
+        except Exception as exc:  # the stories are safe in ES; `newswatch alerts send` can catch up later
+            summary["errors"]["alerts"] = f"alerts not evaluated: {type(exc).__name__}: {exc}"
     troubles = counts["failed"] or polled["feeds_failed"] or counts["spooled"] or len(summary["errors"]) > 1
     summary["status"] = "completed_with_errors" if troubles else "ok"
     return write_summary(settings, summary)
@@ -229,17 +236,9 @@ def _runner_name(beam_args) -> str:
     return "DirectRunner"
 
 
+
 def run_ingest(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
-    """Run the ingest flow once, as the CLI and the benchmarks do.
+    """Run the ingest flow once, as the CLI and the benchmarks do (see :func:`newswatch.flows.run_local`)."""
+    from . import run_local
 
-    Without a Prefect server (``PREFECT_API_URL`` unset) the flow runs against Prefect's ephemeral API, which
-    lives and dies with this process; flow-run heartbeats, which let a server notice crashed runs, are then
-    turned off: Prefect 3.9 joins its heartbeat thread at the end of every run, and that thread sleeps in
-    one-second steps, so each run would otherwise wait up to a second doing nothing.
-    """
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    if PREFECT_API_URL.value():
-        return ingest_flow(feeds_file, beam_args=beam_args, overrides=overrides)
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        return ingest_flow(feeds_file, beam_args=beam_args, overrides=overrides)
+    return run_local(ingest_flow, feeds_file, beam_args=beam_args, overrides=overrides)

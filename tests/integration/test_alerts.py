@@ -234,3 +234,14 @@ def test_password_is_never_logged(ingested, settings, caplog):
     # aiosmtpd offers no AUTH on plain loopback, so login fails: the error is recorded, without the password
     assert result["pending"] > 0
     assert secret not in caplog.text and secret not in str(result)
+
+
+def test_ingest_flow_runs_alerts_when_mail_is_configured(settings, feeds_file, prefect_harness, gold):
+    from newswatch.flows.ingest import ingest_flow
+
+    with Inbox() as inbox:
+        s = settings.with_(smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_timeout=3.0)
+        summary = ingest_flow(feeds_file("central-asia.rss.xml", "asia-world.atom.xml"), overrides=s.public())
+        again = ingest_flow(feeds_file("central-asia.rss.xml", "asia-world.atom.xml"), overrides=s.public())
+    assert summary["alerts"]["mails_sent"] == 1 and again["alerts"]["mails_sent"] == 0
+    assert len(inbox.messages) == 1 and _listed_files(inbox.messages[0][1]) == _gold_alerted(gold)

@@ -20,6 +20,10 @@ def test_demo_over_bundled_sample(settings, tmp_path, es_client):
     assert "completed_with_errors" in text  # the sample has a dead link on purpose
     assert "removed-story.html" in text and "HTTP 404" in text
     assert "example stories" in text and "World Bank approves $250 million" in text
+    # the demo's alert goes to a local mail catcher and is saved as .eml
+    assert "alert mail '[newswatch] central-asia-financing:" in text
+    eml = list((settings.home / "outbox").glob("*.eml"))
+    assert len(eml) == 1 and b"Kambarata-1" in eml[0].read_bytes()
     es_client.indices.refresh(index=f"{settings.index_prefix}-stories")
     assert es_client.count(index=f"{settings.index_prefix}-stories")["count"] == 6
     hit = es_client.search(index=f"{settings.index_prefix}-stories",
