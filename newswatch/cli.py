@@ -38,6 +38,14 @@ def cmd_es(args) -> int:
     if args.action in ("start", "stop", "install") and s.es_url:
         console.print(f"[yellow]ES_URL is set ({s.es_url}): newswatch uses that cluster; "
                       f"the local node is only for when ES_URL is unset.[/]")
+    if args.action in ("rollover", "migrate"):
+        from .connectors.es import make_client
+        from .maintenance import migrate, rollover
+
+        es = make_client(s)
+        result = rollover(es, s) if args.action == "rollover" else migrate(es, s, delete_old=args.delete_old)
+        console.print_json(json.dumps(result))
+        return 0
     try:
         if args.action == "install":
             console.print(f"Elasticsearch {s.es_version} installed at {es_local.install(s)}")
@@ -278,6 +286,61 @@ def cmd_alerts(args) -> int:
     return 0 if not result["pending"] else 1
 
 
+def cmd_kibana(args) -> int:
+    from . import kibana
+
+    if args.action == "export":
+        path = kibana.export(Path(args.file) if args.file else kibana.NDJSON_PATH, _settings(args).index_prefix)
+        console.print(f"wrote {path}")
+        return 0
+    if not args.url:
+        console.print("[red]error:[/] --url (or KIBANA_URL) is required")
+        return 2
+    try:
+        result = kibana.import_to_kibana(args.url, Path(args.file) if args.file else kibana.NDJSON_PATH,
+                                         api_key=os.environ.get("KIBANA_API_KEY"),
+                                         username=os.environ.get("KIBANA_USERNAME"),
+                                         password=os.environ.get("KIBANA_PASSWORD"), space=args.space)
+    except Exception as exc:
+        console.print(f"[red]error:[/] {esc(str(exc))}")
+        return 1
+    console.print(f"imported {result.get('successCount')} saved objects into {args.url}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .connectors.es import make_client
+    from .search import search
+
+    s = _settings(args)
+    try:
+        hits = search(make_client(s), s.index("stories"), args.query, countries=args.country, min_usd=args.min_usd,
+                      since=args.since, size=args.limit)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    if args.json:
+        print(json.dumps(hits, indent=2, ensure_ascii=False))
+        return 0
+    table = Table(title=f"{len(hits)} stories")
+    for col in ("published", "title", "source", "countries", "largest amount"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        top = h["largest_amount"]
+        shown = f"{top['text']} ({top['kind']}" + (f", ${top['usd'] / 1e6:,.0f}M)" if top and top.get("usd") else ")") if top else "—"
+        table.add_row((h["published_at"] or "")[:10], esc(h["title"] or ""), esc(h["site"] or ""),
+                      " ".join(h["countries"]), esc(shown))
+    console.print(table)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .flows.serve import serve
+
+    serve(args.feeds, cron=args.cron, beam_args=list(args.beam_args or []))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .evaluation import run_eval
 
@@ -308,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     es = sub.add_parser("es", help="manage the local single-node Elasticsearch")
-    es.add_argument("action", choices=["start", "stop", "status", "install"])
+    es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate"])
+    es.add_argument("--delete-old", action="store_true", help="migrate: delete the old indices after the swap")
     es.add_argument("--timeout", type=float, default=180.0)
     es.set_defaults(func=cmd_es)
 
@@ -329,6 +393,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--examples", type=int, default=5)
     demo.add_argument("beam_args", nargs=argparse.REMAINDER)
     demo.set_defaults(func=cmd_demo)
+
+    kb = sub.add_parser("kibana", help="Kibana saved objects: export (from the schema) or import into Kibana")
+    kb.add_argument("action", choices=["export", "import"])
+    kb.add_argument("--url", default=os.environ.get("KIBANA_URL"), help="Kibana URL (import)")
+    kb.add_argument("--file", help="NDJSON path (default deploy/kibana/newswatch.ndjson)")
+    kb.add_argument("--space", help="Kibana space id")
+    kb.set_defaults(func=cmd_kibana)
+
+    se = sub.add_parser("search", help="search stored stories")
+    se.add_argument("query", nargs="?", default="*", help="Lucene query string over title and text")
+    se.add_argument("--country", action="append", help="ISO code; repeat for several")
+    se.add_argument("--min-usd", type=float, help="largest money mention at least this many USD")
+    se.add_argument("--since", help="published in the last 12h / 7d / 4w / 3m")
+    se.add_argument("--limit", type=int, default=20)
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=cmd_search)
+
+    sv = sub.add_parser("serve", help="serve the ingest flow on a cron schedule (needs a Prefect server)")
+    sv.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"))
+    sv.add_argument("--cron", default=os.environ.get("NEWSWATCH_CRON", "*/15 * * * *"))
+    sv.add_argument("beam_args", nargs=argparse.REMAINDER)
+    sv.set_defaults(func=cmd_serve)
 
     al = sub.add_parser("alerts", help="alert rules: list, dry-run a rule, or send pending alerts now")
     al.add_argument("action", choices=["list", "test", "send"])

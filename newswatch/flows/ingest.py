@@ -62,7 +62,7 @@ def replay_spool(settings: Settings) -> list[str]:
     return replayed
 
 
-@task(name="poll-feeds", cache_policy=NO_CACHE)
+@task(name="poll-feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str) -> dict:
     """Poll every feed (concurrently, conditional GET) and keep their state in ES."""
     logger = get_run_logger()

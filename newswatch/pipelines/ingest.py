@@ -163,6 +163,10 @@ def build_story(page: dict) -> dict:
         lang=art.get("lang"), published_at=published, fetched_at=page["fetched_at"], ingested_at=_now(),
         countries=facts.countries, regions=facts.regions, orgs=facts.orgs, people=facts.people,
         entities=facts.entities, finance=facts.finance, finance_usd_max=max(usd) if usd else None,
+        finance_usd_total=round(sum(usd), 2) if usd else None,
+        finance_kinds=sorted({m.kind for m in facts.finance}),
+        lenders=sorted({m.lender for m in facts.finance if m.lender}),
+        recipients=sorted({m.recipient for m in facts.finance if m.recipient}),
         extraction_version=EXTRACTION_VERSION,
     )
     doc = story.model_dump(mode="json")

@@ -74,7 +74,12 @@ class Story(BaseModel):
     people: list[str] = Field(default_factory=list, description="person ids")
     entities: list[Entity] = Field(default_factory=list, json_schema_extra=_es(type="nested"))
     finance: list[FinanceMention] = Field(default_factory=list, json_schema_extra=_es(type="nested"))
+    # story-level copies of the nested finance data, for Lucene searches and Kibana aggregations
+    finance_kinds: list[str] = Field(default_factory=list, description="kinds of the finance mentions")
+    lenders: list[str] = Field(default_factory=list, description="lenders of the finance mentions")
+    recipients: list[str] = Field(default_factory=list, description="recipients of the finance mentions")
     finance_usd_max: Optional[float] = Field(default=None, description="largest USD value among finance mentions")
+    finance_usd_total: Optional[float] = Field(default=None, description="sum of the USD values of the mentions")
     extraction_version: str
 
 

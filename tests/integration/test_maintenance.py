@@ -1,0 +1,53 @@
+"""Rollover and mapping migration on the real server (core APIs only)."""
+from __future__ import annotations
+
+import pytest
+
+from newswatch.connectors.es import Indices, bulk_write
+from newswatch.maintenance import backing_indices, migrate, rollover
+
+pytestmark = pytest.mark.integration
+
+
+def _doc(i: int, **extra) -> dict:
+    return {"_id": f"s{i}", "id": f"s{i}", "url": f"http://x/{i}", "canonical_url": f"http://x/{i}", "feeds": [],
+            "title": f"story {i}", "text": "text", "fetched_at": "2024-01-01T00:00:00Z",
+            "extraction_version": "t", **extra}
+
+
+def test_rollover_moves_writes_and_old_data_can_be_dropped(settings, es_client):
+    from newswatch.connectors.es import ensure_indices
+
+    ix = ensure_indices(es_client, settings)
+    bulk_write(es_client, ix.stories, [_doc(1), _doc(2)])
+    result = rollover(es_client, settings)
+    assert result["rolled_over"] and result["old_index"] == f"{ix.stories}-000001"
+    assert result["new_index"].startswith(f"{ix.stories}-20")
+    bulk_write(es_client, ix.stories, [_doc(3)])
+    es_client.indices.refresh(index=ix.stories)
+    assert es_client.count(index=ix.stories)["count"] == 3
+    assert backing_indices(es_client, ix)[result["new_index"]] is True
+    es_client.indices.delete(index=result["old_index"])  # drop old data without touching new
+    es_client.indices.refresh(index=ix.stories)
+    assert [h["_id"] for h in es_client.search(index=ix.stories)["hits"]["hits"]] == ["s3"]
+
+
+def test_migrate_copies_into_the_current_mapping_and_swaps_the_alias(settings, es_client):
+    ix = Indices(settings)
+    # an "old" index written before the story-level finance fields existed
+    old = f"{ix.stories}-000001"
+    es_client.indices.create(index=old, aliases={ix.stories: {"is_write_index": True}},
+                             mappings={"dynamic": True, "properties": {"finance": {"type": "nested"}}})
+    finance = [{"text": "$5 million", "amount": 5e6, "currency": "USD", "usd": 5e6, "approx": False, "kind": "loan",
+                "lender": "adb", "recipient": "KG", "sentence": "s", "start": 0, "end": 1}]
+    bulk_write(es_client, ix.stories, [_doc(i, finance=finance, legacy_field="x") for i in range(5)])
+    es_client.indices.refresh(index=ix.stories)
+    result = migrate(es_client, settings, delete_old=True)
+    assert result["copied"] == 5 and result["old_indices"] == [old]
+    assert not es_client.indices.exists(index=old)
+    assert list(backing_indices(es_client, ix)) == [result["new_index"]]
+    mapping = es_client.indices.get_mapping(index=result["new_index"])[result["new_index"]]["mappings"]
+    assert mapping["dynamic"] == "strict" and mapping["properties"]["recipients"]["type"] == "keyword"
+    hits = es_client.search(index=ix.stories, query={"term": {"recipients": "KG"}})["hits"]["hits"]
+    assert len(hits) == 5 and "legacy_field" not in hits[0]["_source"]
+    assert hits[0]["_source"]["finance_kinds"] == ["loan"] and hits[0]["_source"]["finance_usd_total"] == 5e6

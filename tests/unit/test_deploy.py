@@ -1,0 +1,70 @@
+"""deploy/ can't run here (no Docker engine): check it says what the code expects."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SETTINGS_SRC = (ROOT / "newswatch" / "settings.py").read_text()
+
+
+def test_compose_services_ports_images_and_environment():
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"elasticsearch", "kibana", "prefect-server", "mailpit", "newswatch-worker"}
+    assert services["elasticsearch"]["image"].startswith("docker.elastic.co/elasticsearch/elasticsearch:${ES_VERSION:-9.")
+    assert services["kibana"]["image"].startswith("docker.elastic.co/kibana/kibana:${ES_VERSION:-9.")
+    assert services["prefect-server"]["image"].startswith("prefecthq/prefect:3.")
+    for name in ("elasticsearch", "kibana", "prefect-server", "mailpit"):
+        assert "healthcheck" in services[name], name
+    ports = {p for s in services.values() for p in s.get("ports", [])}
+    assert {"127.0.0.1:9200:9200", "127.0.0.1:5601:5601", "127.0.0.1:4200:4200", "127.0.0.1:8025:8025"} <= ports
+    env = dict(e.split("=", 1) for e in services["newswatch-worker"]["environment"])
+    assert env["ES_URL"] == "http://elasticsearch:9200" and env["PREFECT_API_URL"].endswith(":4200/api")
+    assert env["SMTP_HOST"].startswith("${SMTP_HOST:-mailpit}")
+    for var in env:  # every variable the worker gets is one newswatch (or Prefect) actually reads
+        assert var.startswith("PREFECT_") or f'"{var}"' in SETTINGS_SRC, var
+    assert "newswatch serve" in services["newswatch-worker"]["command"]
+    for vol in compose["volumes"]:
+        assert any(vol + ":" in v for s in services.values() for v in s.get("volumes", []))
+    example = (ROOT / "deploy" / ".env.example").read_text()
+    for var in set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "deploy" / "compose.yaml").read_text())):
+        assert re.search(rf"^{var}=", example, re.M), f"{var} missing from .env.example"
+
+
+def test_prefect_yaml_points_at_real_flows_with_schedule_and_limit():
+    import importlib
+
+    spec = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text())
+    names = {d["name"]: d for d in spec["deployments"]}
+    ingest = names["newswatch-ingest"]
+    assert ingest["schedules"][0]["cron"] == "*/15 * * * *" and ingest["concurrency_limit"] == 1
+    for d in spec["deployments"]:
+        module_path, attr = d["entrypoint"].split(":")
+        module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, attr)
+        assert flow.name in ("newswatch-ingest", "newswatch-alerts")
+        assert set(d["parameters"]) <= set(flow.parameters.properties)
+
+
+def test_serve_builds_a_cron_deployment_with_concurrency_one():
+    from newswatch.flows.serve import build_deployment
+
+    dep = build_deployment("/tmp/feeds.yaml", cron="*/5 * * * *")
+    assert dep.name == "newswatch-ingest"
+    assert dep.schedules[0].schedule.cron == "*/5 * * * *"
+    limit = dep.concurrency_limit
+    assert (limit if isinstance(limit, int) else limit.limit) == 1
+    assert dep.parameters["feeds_file"] == "/tmp/feeds.yaml"
+
+
+def test_serve_without_a_prefect_server_says_what_to_do(monkeypatch):
+    import pytest
+
+    from newswatch.flows.serve import serve
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with pytest.raises(SystemExit, match="prefect server start"):
+        serve("/tmp/feeds.yaml")
