@@ -153,6 +153,8 @@ def cmd_run(args) -> int:
     beam_args = list(args.beam_args or [])
     if args.runner:
         beam_args = [f"--runner={args.runner}", *beam_args]
+    if args.flink_master:
+        beam_args.append(f"--flink_master={args.flink_master}")
     if s.es_url is None:
         from .connectors import es_local
 
@@ -286,6 +288,17 @@ def cmd_alerts(args) -> int:
     return 0 if not result["pending"] else 1
 
 
+def cmd_flink(args) -> int:
+    from .connectors.flink_local import FlinkSetupError, install
+
+    try:
+        console.print(f"Flink job server launcher: {install(_settings(args))}")
+    except FlinkSetupError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    return 0
+
+
 def cmd_kibana(args) -> int:
     from . import kibana
 
@@ -380,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
     run.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
                      help="feeds file: YAML (feeds: [{url, name}]) or one URL per line")
-    run.add_argument("--runner", help="Beam runner (default DirectRunner)")
+    run.add_argument("--runner", help="Beam runner (default DirectRunner; FlinkRunner runs an embedded Flink)")
+    run.add_argument("--flink-master", help="FlinkRunner: host:port of a Flink cluster (default: embedded)")
     run.add_argument("--allow-loopback", action="store_true", help="allow fetching 127.0.0.0/8 (testing)")
     run.add_argument("--allow-private", action="store_true", help="allow fetching private addresses")
     run.add_argument("--examples", type=int, default=0, help="print N example stories")
@@ -393,6 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--examples", type=int, default=5)
     demo.add_argument("beam_args", nargs=argparse.REMAINDER)
     demo.set_defaults(func=cmd_demo)
+
+    fl = sub.add_parser("flink", help="fetch the Beam Flink job server (Maven) for --runner FlinkRunner")
+    fl.add_argument("action", choices=["install"])
+    fl.set_defaults(func=cmd_flink)
 
     kb = sub.add_parser("kibana", help="Kibana saved objects: export (from the schema) or import into Kibana")
     kb.add_argument("action", choices=["export", "import"])

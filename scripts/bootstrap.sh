@@ -43,4 +43,8 @@ if [ -z "${ES_URL:-}" ]; then
   log "fetching Elasticsearch (cached after the first time)"
   "$VENV/bin/newswatch" es install
 fi
+if [ "${NEWSWATCH_SKIP_FLINK:-0}" != 1 ]; then
+  log "fetching the Beam Flink runner for --runner FlinkRunner (cached after the first time)"
+  "$VENV/bin/newswatch" flink install
+fi
 log "ready"

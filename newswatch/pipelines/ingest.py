@@ -329,7 +329,9 @@ def run_pipeline(entries: list[dict], settings: Settings, beam_args: list[str] |
     counts = dict.fromkeys(COUNTERS, 0)
     if not entries:
         return counts
-    options = PipelineOptions(beam_args or [])
+    from ..connectors.flink_local import prepare
+
+    options = PipelineOptions(prepare(settings, beam_args or []))
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, entries, settings)
     result = p.result
