@@ -60,14 +60,14 @@ def test_serve_builds_a_cron_deployment_with_concurrency_one():
     assert dep.parameters["feeds_file"] == "/tmp/feeds.yaml"
 
 
-def test_serve_without_a_prefect_server_says_what_to_do(monkeypatch):
-    import pytest
+def test_serve_without_a_prefect_server_says_what_to_do(tmp_path):
+    import os
+    import subprocess
+    import sys
 
-    from newswatch.flows.serve import serve
-
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    with temporary_settings(updates={PREFECT_API_URL: None}):  # also when a test harness set one
-        with pytest.raises(SystemExit, match="prefect server start"):
-            serve("/tmp/feeds.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "newswatch.cli", "serve", "--feeds", "/tmp/feeds.yaml"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "prefect server start" in out.stderr + out.stdout
