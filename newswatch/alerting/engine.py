@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 from elasticsearch import ConflictError, Elasticsearch, helpers
 
-from ..connectors.es import Indices
+from ..connectors.es import Indices, create_index
 from .rules import Rule
 
 ALERTS_MAPPINGS = {"dynamic": "strict", "properties": {
@@ -48,14 +48,8 @@ def rules_index(ix: Indices) -> str:
 
 
 def ensure_alert_indices(es: Elasticsearch, ix: Indices) -> None:
-    for name, mappings in ((alerts_index(ix), ALERTS_MAPPINGS), (rules_index(ix), RULES_MAPPINGS)):
-        if not es.indices.exists(index=name):
-            try:
-                es.indices.create(index=name, mappings=mappings,
-                                  settings={"number_of_shards": 1, "number_of_replicas": 0})
-            except Exception as exc:
-                if "resource_already_exists_exception" not in str(exc):
-                    raise
+    create_index(es, alerts_index(ix), ALERTS_MAPPINGS)
+    create_index(es, rules_index(ix), RULES_MAPPINGS)
 
 
 def store_rules(es: Elasticsearch, ix: Indices, rules: list[Rule]) -> None:

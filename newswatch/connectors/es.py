@@ -62,14 +62,19 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
                 if "resource_already_exists_exception" not in str(exc):
                     raise
     for name, mappings in ((ix.errors, ERRORS_MAPPINGS), (ix.feeds, FEEDS_MAPPINGS), (ix.runs, RUNS_MAPPINGS)):
-        if not es.indices.exists(index=name):
-            try:
-                es.indices.create(index=name, mappings=mappings,
-                                  settings={"number_of_shards": 1, "number_of_replicas": 0})
-            except Exception as exc:
-                if "resource_already_exists_exception" not in str(exc):
-                    raise
+        create_index(es, name, mappings)
     return ix
+
+
+def create_index(es: Elasticsearch, name: str, mappings: dict) -> None:
+    """Create a single-shard index unless it exists (another process may create it at the same moment)."""
+    if es.indices.exists(index=name):
+        return
+    try:
+        es.indices.create(index=name, mappings=mappings, settings={"number_of_shards": 1, "number_of_replicas": 0})
+    except Exception as exc:
+        if "resource_already_exists_exception" not in str(exc):
+            raise
 
 
 def existing_ids(es: Elasticsearch, index: str, ids: list[str]) -> set[str]:
@@ -176,13 +181,7 @@ LOCKS_MAPPINGS = {"dynamic": False, "properties": {"owner": {"type": "keyword"},
 
 def _lock_index(ix: Indices, es: Elasticsearch) -> str:
     name = f"{ix.prefix}-locks"
-    if not es.indices.exists(index=name):
-        try:
-            es.indices.create(index=name, mappings=LOCKS_MAPPINGS,
-                              settings={"number_of_shards": 1, "number_of_replicas": 0})
-        except Exception as exc:
-            if "resource_already_exists_exception" not in str(exc):
-                raise
+    create_index(es, name, LOCKS_MAPPINGS)
     return name
 
 

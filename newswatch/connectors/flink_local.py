@@ -15,13 +15,13 @@ Beam's portable API. Flink 1.19 needs Java 11 or 17.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 from ..settings import Settings
+from .es_local import _java_version
 
 BEAM_JAVA_VERSION = os.environ.get("NEWSWATCH_BEAM_FLINK_VERSION", "2.62.0")
 FLINK_VERSION = "1.19"
@@ -94,15 +94,6 @@ def install(settings: Settings, quiet: bool = True) -> Path:
     return jar
 
 
-def _java_major(home: Path) -> int | None:
-    release = home / "release"
-    if release.is_file():
-        m = re.search(r'JAVA_VERSION="(\d+)', release.read_text(errors="replace"))
-        if m:
-            return int(m.group(1))
-    return None
-
-
 def find_java_for_flink() -> Path:
     """A JDK Flink 1.19 supports (17 or 11): NEWSWATCH_FLINK_JAVA_HOME, then /usr/lib/jvm."""
     explicit = os.environ.get("NEWSWATCH_FLINK_JAVA_HOME")
@@ -112,7 +103,7 @@ def find_java_for_flink() -> Path:
     candidates = [p for p in jvm.iterdir() if (p / "bin" / "java").exists()] if jvm.is_dir() else []
     for wanted in (17, 11):
         for home in candidates:
-            if _java_major(home) == wanted:
+            if _java_version(home) == wanted:
                 return home
     raise FlinkSetupError("Flink 1.19 needs Java 11 or 17: install one (apt-get install openjdk-17-jdk-headless) "
                           "or set NEWSWATCH_FLINK_JAVA_HOME")
