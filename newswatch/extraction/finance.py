@@ -417,6 +417,21 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
     return lender, recipient
 
 
+_CLAUSE_BREAK = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+")
+
+
+def _clause_bounds(text: str, s0: int, s1: int, start: int, end: int) -> tuple[int, int]:
+    """The clause of the sentence [s0, s1) that holds the amount [start, end)."""
+    c0, c1 = s0, s1
+    for m in _CLAUSE_BREAK.finditer(text, s0, s1):
+        if m.end() <= start:
+            c0 = m.end()
+        elif m.start() >= end:
+            c1 = m.start()
+            break
+    return c0, c1
+
+
 def _mask(text: str, mentions: list[Mention]) -> str:
     """``text`` with the given mentions blanked out (same length, so offsets stay valid)."""
     if not mentions:
@@ -441,14 +456,23 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
         cur = _resolve_currency(raw.currency, text, raw.start, raw.end, context)
         s0, s1 = _sentence_bounds(text, raw.start)
         sentence = text[s0:s1].strip()
-        kind = _kind(masked[s0:s1], raw.start - s0, raw.end - s0)
-        lender, recipient = _parties(text, s0, s1, raw.start, raw.end, kind, mentions)
-        if kind == "other":  # no flow word, but a development bank or donor in the sentence puts up the sum
-            funders = {m.ref.id for m in mentions if s0 <= m.start < s1 and m.ref.type == "org"
-                       and m.ref.kind in ("lender", "aid", "union")}
-            if lender_kinds.get(lender) in ("lender", "aid", "union") or len(funders) == 1:
-                kind = "financing"
-                lender = lender or next(iter(funders))
+        kind = lender = recipient = None
+        # the clause first ("the EU adds a €35 million grant, and the AIIB is considering $150 million"),
+        # then the whole sentence
+        for b0, b1 in (_clause_bounds(text, s0, s1, raw.start, raw.end), (s0, s1)):
+            k = _kind(masked[b0:b1], raw.start - b0, raw.end - b0)
+            lend, recip = _parties(text, b0, b1, raw.start, raw.end, k, mentions)
+            if k == "other":  # no flow word, but a development bank or donor there puts up the sum
+                funders = {m.ref.id for m in mentions if b0 <= m.start < b1 and m.ref.type == "org"
+                           and m.ref.kind in ("lender", "aid", "union")}
+                if lender_kinds.get(lend) in ("lender", "aid", "union") or len(funders) == 1:
+                    k, lend = "financing", lend or next(iter(funders))
+            kind, lender, recipient = kind or k, lender or lend, recipient or recip
+            if kind != "other" and (b0, b1) != (s0, s1):
+                break  # the clause settled it
+            if kind == "other":
+                kind = None  # let the sentence decide
+        kind = kind or "other"
         usd, note = to_usd(raw.amount, cur, published)
         out.append(FinanceMention(
             text=raw.text, amount=raw.amount, amount_max=raw.amount_max, currency=cur, usd=usd, usd_note=note,

@@ -211,3 +211,11 @@ def test_organisation_names_do_not_decide_the_kind_of_flow():
     assert m.kind == "financing" and m.lender == "aiib"
     (m,) = money("The International Monetary Fund approved a $1 billion loan.")
     assert m.kind == "loan"
+
+
+def test_kind_and_parties_come_from_the_amounts_own_clause():
+    ms = money("The European Union will add a €35 million grant, and the Asian Infrastructure Investment Bank "
+               "is considering a further $150 million, officials said.")
+    grant, other = ms
+    assert (grant.kind, grant.lender) == ("grant", "eu")
+    assert (other.kind, other.lender) == ("financing", "aiib")
