@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 STORY = """<!DOCTYPE html><html lang="en"><head><meta charset="{charset}"><title>{title}</title>
 <meta property="article:published_time" content="2024-05-02T09:00:00+00:00"></head><body>

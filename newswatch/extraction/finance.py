@@ -51,8 +51,8 @@ SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
     rf"\s(?P<word>{_WORD})\b")
 VAGUE = re.compile(
-    rf"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
-    rf"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b")
+    r"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
+    r"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b")
 HEDGE_BEFORE = re.compile(rf"\b{_HEDGE}\s*$", re.IGNORECASE)
 UNIT_AFTER = re.compile(r"^\s*(?:per\b|a\s+(?:barrel|share|tonne|ton|litre|liter|gallon|kilo|kilogram|pound|head|"
                         r"month|year|day|unit|megawatt|kilowatt|cubic)|an\s+(?:ounce|hour)|/|each\b)", re.I)

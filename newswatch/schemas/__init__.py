@@ -1,1 +1,3 @@
-from .story import Entity, ExtractionResult, FinanceMention, Story  # noqa: F401
+from .story import Entity, ExtractionResult, FinanceMention, Story
+
+__all__ = ["Entity", "ExtractionResult", "FinanceMention", "Story"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import email
 import socket
-import threading
 import time
 from email import policy
 from urllib.parse import urlsplit
