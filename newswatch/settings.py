@@ -65,6 +65,7 @@ class Settings:
     http_retries: int = 2  # polite retries of 429/503 answers
     max_retry_after: float = 10.0  # longest Retry-After we wait for inside a run
     fetch_concurrency: int = 16
+    cpu_workers: int | None = None  # processes for extract/enrich in an in-process Beam worker; None = auto
     min_text_chars: int = 200  # shorter main text = "no extractable text" (menus, paywalls, error pages)
     lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
@@ -103,6 +104,7 @@ class Settings:
             fetch_total_timeout=float(_env("NEWSWATCH_FETCH_TOTAL_TIMEOUT", "30")),
             max_page_bytes=int(_env("NEWSWATCH_MAX_PAGE_BYTES", str(5 * 1024 * 1024))),
             fetch_concurrency=int(_env("NEWSWATCH_FETCH_CONCURRENCY", "16")),
+            cpu_workers=int(_env("NEWSWATCH_CPU_WORKERS")) if _env("NEWSWATCH_CPU_WORKERS") else None,
             min_text_chars=int(_env("NEWSWATCH_MIN_TEXT_CHARS", "200")),
             lock_ttl=float(_env("NEWSWATCH_LOCK_TTL", "3600")),
             smtp_host=_env("SMTP_HOST"),

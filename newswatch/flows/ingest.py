@@ -17,7 +17,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 from ..connectors import es as esc
 from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
 from ..connectors.http import Fetcher
-from ..pipelines.ingest import Spool, run_pipeline
+from ..pipelines.ingest import Spool, prewarm, run_pipeline
 from ..settings import Settings
 
 
@@ -170,6 +170,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = {"run_id": run_id, "started_at": _now(), "runner": _runner_name(beam_args),
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
+    prewarm(settings, beam_args)  # extraction worker processes start while feeds are polled
     specs = load_feeds(feeds_file)
     try:
         prepare_es(settings)

@@ -12,7 +12,7 @@ import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from collections import deque
 from pathlib import Path
 
 import apache_beam as beam
@@ -21,23 +21,12 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from ..settings import Settings
+from . import cpu_pool
+from .stages import DEAD, MAIN, build_story, dead_letter, enrich_page, extract_page, now
 
 log = logging.getLogger(__name__)
 NS = "newswatch"
-DEAD = "dead"
 COUNTERS = ("fetched", "extracted", "enriched", "indexed", "failed", "spooled")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
-def _dead(stage: str, element: dict, reason: str, kind: str | None = None, status: int | None = None) -> dict:
-    from ..connectors.es import error_record
-
-    return error_record(stage, reason, url=element.get("link") or element.get("url"),
-                        feed=(element.get("feeds") or [None])[0], story_id=element.get("id"),
-                        error_type=kind, http_status=status, run_id=element.get("run_id"))
 
 
 class FetchBatch(beam.DoFn):
@@ -63,11 +52,11 @@ class FetchBatch(beam.DoFn):
         try:
             resp = self.fetcher.get(entry["link"])
         except FetchError as exc:
-            return None, _dead("fetch", entry, exc.reason, exc.kind, exc.status)
+            return None, dead_letter("fetch", entry, exc.reason, exc.kind, exc.status)
         except Exception as exc:  # anything unexpected is still a recorded failure, not a crash
-            return None, _dead("fetch", entry, f"{type(exc).__name__}: {exc}", "fetch_exception")
+            return None, dead_letter("fetch", entry, f"{type(exc).__name__}: {exc}", "fetch_exception")
         return {**entry, "url": resp.url, "html": resp.body, "charset": resp.charset,
-                "fetched_at": _now()}, None
+                "fetched_at": now()}, None
 
     def process(self, batch):
         from concurrent.futures import as_completed
@@ -83,112 +72,86 @@ class FetchBatch(beam.DoFn):
                 yield page
 
 
-def _decode_html(body: bytes, declared: str | None) -> str | bytes:
-    """Valid UTF-8 wins (declared charsets are often wrong), then the declared charset, then detection."""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if declared:
-        try:
-            return body.decode(declared, errors="replace")
-        except LookupError:
-            pass
-    return body  # trafilatura detects the encoding from the bytes and any <meta charset>
+class CpuStage(beam.DoFn):
+    """Run a pure stage function of :mod:`.stages` on every element: inline, or in the worker processes.
 
+    With ``settings.cpu_workers`` > 0 elements are submitted to the process pool and their results emitted in
+    arrival order as they complete (at most ``4 x workers + 16`` in flight, so memory stays flat); the rest
+    are collected at the end of the bundle.
+    """
 
-class Extract(beam.DoFn):
-    """Main text and metadata with trafilatura."""
-
-    def __init__(self, min_chars: int = 200):
-        self.min_chars = min_chars
-        self.ok = Metrics.counter(NS, "extracted")
+    def __init__(self, settings: Settings, fn, args: tuple, counter: str):
+        self.settings = settings
+        self.fn = fn
+        self.args = args
+        self.ok = Metrics.counter(NS, counter)
         self.failed = Metrics.counter(NS, "failed")
 
-    def process(self, page: dict):
-        from ..extraction import html_to_article
+    def setup(self):
+        self.workers = self.settings.cpu_workers or 0
+        self.max_in_flight = 4 * self.workers + 16
 
-        html = _decode_html(page.pop("html"), page.pop("charset", None))
+    def start_bundle(self):
+        self.pending: deque = deque()
+
+    def process(self, element):
+        if not self.workers:
+            yield self._out(*self.fn(element, *self.args))
+            return
+        self._submit(element, 0)
+        while self.pending and (self.pending[0][2].done() or len(self.pending) > self.max_in_flight):
+            yield self._out(*self._result())
+
+    def finish_bundle(self):
+        from apache_beam.transforms.window import GlobalWindow
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        while self.pending:
+            out = self._out(*self._result())
+            if isinstance(out, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, 0, [GlobalWindow()]))
+            else:
+                yield WindowedValue(out, 0, [GlobalWindow()])
+
+    def _submit(self, element, attempt: int) -> None:
+        pool = cpu_pool.get_pool(self.workers)
         try:
-            article = html_to_article(html, url=page["url"])
-        except Exception as exc:
-            self.failed.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, _dead("extract", page, f"{type(exc).__name__}: {exc}",
-                                                       "extract_exception"))
-            return
-        text = (article or {}).get("text") or ""
-        if len(text.strip()) < self.min_chars:
-            self.failed.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, _dead(
-                "extract", page, f"no extractable main text ({len(text.strip())} characters found, "
-                                 f"at least {self.min_chars} needed)", "no_text"))
-            return
-        self.ok.inc()
-        page["article"] = article
-        yield page
+            future = pool.submit(self.fn, element, *self.args)
+        except cpu_pool.BrokenProcessPool:
+            pool = cpu_pool.replace_pool(self.workers, pool)
+            future = pool.submit(self.fn, element, *self.args)
+        self.pending.append((element, pool, future, attempt))
 
+    def _result(self) -> tuple[str, dict]:
+        while True:
+            element, pool, future, attempt = self.pending.popleft()
+            try:
+                return future.result()
+            except cpu_pool.BrokenProcessPool as exc:
+                if attempt:
+                    return DEAD, dead_letter(self._stage(), element, f"worker process died twice: {exc}",
+                                             "worker_died")
+                # a worker died (killed, out of memory) and took every element in flight with it: run them
+                # again on a new pool; one that breaks that pool too becomes a dead letter
+                log.error("an extraction worker process died (%s); retrying %d elements", exc,
+                          len(self.pending) + 1)
+                cpu_pool.replace_pool(self.workers, pool)
+                retry = [(element, attempt)] + [(e, a) for e, _, _, a in self.pending]
+                self.pending.clear()
+                for e, a in retry:
+                    self._submit(e, a + 1)
+            except Exception as exc:  # e.g. a result that cannot be pickled: recorded, not a crash
+                return DEAD, dead_letter(self._stage(), element, f"{type(exc).__name__}: {exc}", "worker_error")
 
-def _parse_date(value) -> datetime | None:
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    def _stage(self) -> str:
+        return self.fn.__name__.split("_")[0]  # extract_page -> extract
 
-
-def build_story(page: dict) -> dict:
-    """Enrich one extracted page into a validated Story document (dict with ``_id``)."""
-    from urllib.parse import urlsplit
-
-    from ..extraction import EXTRACTION_VERSION, extract
-    from ..schemas.story import Story
-
-    art = page["article"]
-    title = art.get("title") or page.get("title") or ""
-    text = art.get("text") or ""
-    published = _parse_date(art.get("date")) or _parse_date(page.get("published_at"))
-    site = art.get("sitename") or urlsplit(page["url"]).hostname
-    facts = extract(title, text, published=published.date() if published else None, site=site,
-                    lang=art.get("lang"))
-    usd = [m.usd for m in facts.finance if m.usd is not None]
-    story = Story(
-        id=page["id"], url=page["url"], canonical_url=page["canonical_url"], feeds=sorted(set(page["feeds"])),
-        site=site, title=title or None, text=text, author=art.get("author") or page.get("author"),
-        lang=art.get("lang"), published_at=published, fetched_at=page["fetched_at"], ingested_at=_now(),
-        countries=facts.countries, regions=facts.regions, orgs=facts.orgs, people=facts.people,
-        entities=facts.entities, finance=facts.finance, finance_usd_max=max(usd) if usd else None,
-        finance_usd_total=round(sum(usd), 2) if usd else None,
-        finance_kinds=sorted({m.kind for m in facts.finance}),
-        lenders=sorted({m.lender for m in facts.finance if m.lender}),
-        recipients=sorted({m.recipient for m in facts.finance if m.recipient}),
-        extraction_version=EXTRACTION_VERSION,
-    )
-    doc = story.model_dump(mode="json")
-    doc["_id"] = doc["id"]
-    return doc
-
-
-class Enrich(beam.DoFn):
-    def __init__(self):
-        self.ok = Metrics.counter(NS, "enriched")
-        self.failed = Metrics.counter(NS, "failed")
-
-    def process(self, page: dict):
-        try:
-            doc = build_story(page)
-        except Exception as exc:
-            self.failed.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, _dead("enrich", page, f"{type(exc).__name__}: {exc}",
-                                                       "enrich_exception"))
-            return
-        self.ok.inc()
-        yield doc
+    def _out(self, tag: str, value: dict):
+        if tag == MAIN:
+            self.ok.inc()
+            return value
+        self.failed.inc()
+        return beam.pvalue.TaggedOutput(DEAD, value)
 
 
 class Spool:
@@ -263,7 +226,7 @@ class BulkIndex(beam.DoFn):
             self.spooled.inc(len(docs))
             log.error("Elasticsearch write failed (%s); %d documents spooled to %s", exc, len(docs), path)
             for d in docs:
-                yield beam.pvalue.TaggedOutput(DEAD, {**_dead("index", d, f"Elasticsearch unavailable, "
+                yield beam.pvalue.TaggedOutput(DEAD, {**dead_letter("index", d, f"Elasticsearch unavailable, "
                                                                         f"document spooled to {path}: {exc}",
                                                               "es_unavailable"), "_spooled": True})
             return
@@ -271,7 +234,7 @@ class BulkIndex(beam.DoFn):
         by_id = {d["_id"]: d for d in docs}
         for f in failures:
             self.failed.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, _dead("index", by_id.get(f["_id"], {"id": f["_id"]}),
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter("index", by_id.get(f["_id"], {"id": f["_id"]}),
                                                        f"bulk item rejected ({f['status']}): {f['reason']}",
                                                        f["error_type"], f["status"]))
         yield from ok_ids
@@ -316,12 +279,39 @@ def build_pipeline(p: beam.Pipeline, entries: list[dict], settings: Settings):
         | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, settings.fetch_concurrency))
         | "Fetch" >> beam.ParDo(FetchBatch(settings)).with_outputs(DEAD, main="pages")
     )
-    extracted = fetched.pages | "Extract" >> beam.ParDo(Extract(settings.min_text_chars)).with_outputs(DEAD, main="articles")
-    enriched = extracted.articles | "Enrich" >> beam.ParDo(Enrich()).with_outputs(DEAD, main="stories")
+    extracted = fetched.pages | "Extract" >> beam.ParDo(
+        CpuStage(settings, extract_page, (settings.min_text_chars,), "extracted")).with_outputs(DEAD, main="articles")
+    enriched = extracted.articles | "Enrich" >> beam.ParDo(
+        CpuStage(settings, enrich_page, (), "enriched")).with_outputs(DEAD, main="stories")
     indexed = enriched.stories | "Index" >> beam.ParDo(BulkIndex(settings)).with_outputs(DEAD, main="ids")
     dead = (fetched[DEAD], extracted[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()
     dead | "WriteErrors" >> beam.ParDo(WriteErrors(settings))
     return indexed.ids
+
+
+def cpu_workers_for(settings: Settings, beam_args: list[str] | None) -> int:
+    """Processes for extract/enrich: ``settings.cpu_workers`` if set; else (auto) one per core when the Beam
+    worker runs in this process (DirectRunner in memory or multi-threaded, FlinkRunner LOOPBACK harness), and
+    none when the runner already starts a worker process per core (DirectRunner ``multi_processing``, PROCESS
+    or DOCKER harnesses, Dataflow)."""
+    if settings.cpu_workers is not None:
+        return max(0, settings.cpu_workers)
+    from apache_beam.options.pipeline_options import DirectOptions, PortableOptions, StandardOptions
+
+    options = PipelineOptions(beam_args or [])
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    runner = runner if isinstance(runner, str) else type(runner).__name__
+    if runner.rsplit(".", 1)[-1] in ("DirectRunner", "SwitchingDirectRunner"):
+        in_process = options.view_as(DirectOptions).direct_running_mode != "multi_processing"
+    else:
+        in_process = (options.view_as(PortableOptions).environment_type or "").upper() == "LOOPBACK"
+    cores = cpu_pool.available_cores()
+    return cores if in_process and cores > 1 else 0
+
+
+def prewarm(settings: Settings, beam_args: list[str] | None = None) -> None:
+    """Start the extraction worker processes in the background (a flow calls this before polling feeds)."""
+    cpu_pool.prewarm(cpu_workers_for(settings, beam_args))
 
 
 def run_pipeline(entries: list[dict], settings: Settings, beam_args: list[str] | None = None) -> dict:
@@ -331,7 +321,10 @@ def run_pipeline(entries: list[dict], settings: Settings, beam_args: list[str] |
         return counts
     from ..connectors.flink_local import prepare
 
-    options = PipelineOptions(prepare(settings, beam_args or []))
+    args = prepare(settings, beam_args or [])
+    settings = settings.with_(cpu_workers=cpu_workers_for(settings, args))
+    cpu_pool.prewarm(settings.cpu_workers)
+    options = PipelineOptions(args)
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, entries, settings)
     result = p.result

@@ -1,0 +1,5 @@
+"""Imported once by the extraction workers' forkserver: every worker forked from it starts warm."""
+from ..extraction import warm
+from . import stages  # noqa: F401  (the functions the workers run)
+
+warm()

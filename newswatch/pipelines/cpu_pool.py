@@ -1,0 +1,75 @@
+"""Processes for the CPU-bound stages (extract, enrich) of a Beam worker that runs in one Python process.
+
+Beam's DirectRunner runs a pipeline in the calling process by default, and the FlinkRunner's LOOPBACK harness
+runs it in the submitting process: one interpreter, one core at a time (the GIL), while extraction and
+enrichment are pure Python/lxml CPU work. DirectRunner's ``multi_processing`` mode starts one SDK worker
+process per core instead, but each worker imports Beam, trafilatura and the extraction tables on its own (about
+2.5 s per run on 2 cores) and every element crosses gRPC. Here the DoFns instead hand their work to a pool of
+warm processes: started from a *forkserver* that imported and warmed the extraction code once (so new workers
+are forked ready, and no thread of the parent is ever forked), kept for the life of the process (``newswatch
+serve`` reuses it from run to run), and started in the background when a flow begins.
+
+The pool only runs pure functions (``page -> (tag, value)``); I/O stays in the DoFns. A worker that dies (killed,
+out of memory) breaks the pool: the pool is replaced, the elements in flight are retried once, and after a
+second failure each becomes a dead letter.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_pools: dict[int, ProcessPoolExecutor] = {}
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def get_pool(workers: int) -> ProcessPoolExecutor:
+    """The process-wide pool of ``workers`` processes (created on first use)."""
+    with _lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["newswatch.pipelines._preload"])
+            pool = _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        return pool
+
+
+def replace_pool(workers: int, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+    with _lock:
+        if _pools.get(workers) is broken:
+            del _pools[workers]
+            broken.shutdown(wait=False, cancel_futures=True)
+    return get_pool(workers)
+
+
+def prewarm(workers: int) -> threading.Thread | None:
+    """Start the pool's processes in the background (the forkserver imports take about a second)."""
+    if workers <= 0:
+        return None
+
+    def run():
+        try:
+            pool = get_pool(workers)
+            for f in [pool.submit(os.getpid) for _ in range(workers)]:
+                f.result()
+        except Exception as exc:  # the DoFns will try again (and fall back) when they need the pool
+            log.warning("could not start the extraction worker processes: %s", exc)
+
+    t = threading.Thread(target=run, name="newswatch-prewarm", daemon=True)
+    t.start()
+    return t
+
+
+__all__ = ["BrokenProcessPool", "available_cores", "get_pool", "prewarm", "replace_pool"]
