@@ -115,7 +115,7 @@ def bench_enrich(arts: list[dict]) -> dict:
 
 def bench_index(arts: list[dict], s: Settings) -> float:
     from newswatch.connectors.es import bulk_write, ensure_indices, make_client
-    from newswatch.pipelines.ingest import build_story
+    from newswatch.pipelines.stages import build_story
 
     docs = []
     for i, a in enumerate(arts):
@@ -126,6 +126,36 @@ def bench_index(arts: list[dict], s: Settings) -> float:
     ensure_indices(es, s)
     _, t = _timed(bulk_write, es, s.index("stories"), docs, chunk_size=s.es_bulk_size)
     return t
+
+
+class CpuMeter:
+    """CPU seconds used during a measurement by newswatch (this process, its Beam and extraction worker
+    processes), by the corpus web server and by the local Elasticsearch node: where the two cores went."""
+
+    def __init__(self, corpus: Corpus, s: Settings):
+        from proctree import group, tree
+
+        self.groups = {"newswatch": lambda: tree(os.getpid(), exclude={corpus.process.pid}),
+                       "web server (corpus)": lambda: tree(corpus.process.pid)}
+        if not os.environ.get("ES_URL"):
+            from newswatch.connectors.es_local import _read_pid
+
+            es_pid = _read_pid(s)
+            if es_pid:
+                self.groups["Elasticsearch"] = lambda: group(es_pid)
+
+    def __enter__(self):
+        from proctree import cpu_seconds
+
+        self.start = {k: cpu_seconds(f()) for k, f in self.groups.items()}
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        from proctree import cpu_seconds
+
+        self.wall = time.perf_counter() - self.t0
+        self.used = {k: cpu_seconds(f()) - self.start[k] for k, f in self.groups.items()}
 
 
 def bench_e2e(corpus: Corpus, s: Settings, beam_args: list[str], runs: int = 2) -> list[dict]:
@@ -142,9 +172,11 @@ def bench_e2e(corpus: Corpus, s: Settings, beam_args: list[str], runs: int = 2) 
     out = []
     for _ in range(runs):
         hits = corpus.hits
-        summary, t = _timed(run_ingest, str(feeds), beam_args=beam_args, overrides=s.public())
-        out.append({"seconds": t, "indexed": summary["counts"].get("indexed", 0), "fetched": corpus.hits - hits,
-                    "failed": summary["counts"].get("failed", 0), "status": summary["status"]})
+        with CpuMeter(corpus, s) as cpu:
+            summary = run_ingest(str(feeds), beam_args=beam_args, overrides=s.public())
+        out.append({"seconds": cpu.wall, "indexed": summary["counts"].get("indexed", 0),
+                    "fetched": corpus.hits - hits, "failed": summary["counts"].get("failed", 0),
+                    "status": summary["status"], "cpu": cpu.used})
     return out
 
 
@@ -183,17 +215,22 @@ def bench_peer(corpus: Corpus, s: Settings) -> dict | None:
 
 
 def e2e_child(n: int, beam_args: list[str]) -> None:
-    """Run one end-to-end ingest over n pages in this process and print JSON with its peak RSS."""
+    """Run one end-to-end ingest over n pages in this (fresh) process; print JSON with its peak memory."""
+    from proctree import peak_rss_mb, tree
+
     s = _settings()
     corpus = Corpus(n)
     try:
         (first,) = bench_e2e(corpus, s, beam_args, runs=1)
+        # peak RSS of every process of newswatch's (this one, the extraction workers, Prefect's local API
+        # server; Beam's worker processes, once exited, through RUSAGE_CHILDREN), not the corpus server's
+        peaks = peak_rss_mb(tree(os.getpid(), exclude={corpus.process.pid}))
+        exited = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     finally:
         _cleanup(s)
         corpus.close()
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({**first, "n": n, "peak_rss_mb": round(max(self_kb, child_kb) / 1024, 1)}))
+    print(json.dumps({**first, "n": n, "peak_rss_mb": round(max([exited, *peaks.values()]), 1),
+                      "sum_peak_rss_mb": round(sum(peaks.values()) + exited, 1)}))
 
 
 def bench_memory(sizes: list[int], beam_args: list[str]) -> list[dict]:
@@ -207,28 +244,36 @@ def bench_memory(sizes: list[int], beam_args: list[str]) -> list[dict]:
     return out
 
 
+MULTIPROCESSING = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--memory-n", type=int, default=10000)
-    ap.add_argument("--workers", type=int, default=2, help="Beam DirectRunner workers for the end-to-end run")
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-beam-workers", action="store_true",
+                    help="skip the comparison run with Beam's own worker processes (multi_processing)")
     ap.add_argument("--child-e2e", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("beam_args", nargs="*")
+    ap.add_argument("beam_args", nargs="*", help="Beam options for the end-to-end runs (default: none, as "
+                                                 "`newswatch run`: DirectRunner in process + extraction workers)")
     args = ap.parse_args()
-    beam_args = args.beam_args or ([f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
-                                   if args.workers > 1 else [])
+    beam_args = args.beam_args
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
     if args.child_e2e:
         return e2e_child(args.child_e2e, beam_args)
+
+    from newswatch.pipelines.ingest import cpu_workers_for
 
     s = _settings()
     corpus = Corpus(args.n)
     pages = list(corpus.pages.values())
     n = len(pages)
+    cores = os.cpu_count()
     print(f"corpus: {n} pages, {sum(map(len, pages)) / n / 1024:.1f} KiB average, {corpus.n_feeds} feeds; "
-          f"ES {s.es_url}; beam args {beam_args}")
+          f"ES {s.es_url}; {cores} cores; beam args {beam_args or '(none)'}, "
+          f"{cpu_workers_for(s, beam_args)} extraction worker processes")
     rows = []
     try:
         t_base = bench_baseline(pages)
@@ -239,11 +284,15 @@ def main() -> None:
         t_ex2, _ = bench_extract(pages, 2)
         rows.append(("stage: extract (html_to_article, 2 processes)", t_ex2))
         enrich = bench_enrich(arts)
-        rows.append(("stage: enrich (entities + finance)", enrich["total"]))
+        rows.append(("stage: enrich (entities + finance, 1 core)", enrich["total"]))
         rows.append(("stage: index (bulk into ES)", bench_index(arts, s)))
         _cleanup(s)
         e2e = bench_e2e(corpus, s, beam_args, runs=2)
-        rows.append((f"newswatch end to end ({e2e[0]['indexed']} indexed, {args.workers} workers)", e2e[0]["seconds"]))
+        rows.append((f"newswatch end to end ({e2e[0]['indexed']} indexed)", e2e[0]["seconds"]))
+        if not args.skip_beam_workers:
+            _cleanup(s)
+            (mp,) = bench_e2e(corpus, s, MULTIPROCESSING, runs=1)
+            rows.append(("  same, Beam's 2 worker processes (multi_processing)", mp["seconds"]))
         peer = None if args.skip_peer else bench_peer(corpus, s)
         if peer:
             rows.append(("peer: newspaper4k extract (1 core)", peer["extract"]))
@@ -255,15 +304,26 @@ def main() -> None:
     print(f"\n{'measurement':<58} {'seconds':>8} {'articles/s':>11} {'x baseline':>11}")
     for name, t in rows:
         print(f"{name:<58} {t:>8.2f} {n / t:>11.1f} {t_base / t:>11.2f}")
+    first = e2e[0]
+    print(f"\nwhere the CPU went in the end-to-end run ({first['seconds']:.2f} s on {cores} cores = "
+          f"{first['seconds'] * cores:.1f} CPU-s):")
+    for name, used in first["cpu"].items():
+        print(f"  {name:<22} {used:6.2f} CPU-s  {1e3 * used / n:6.2f} ms/article  "
+              f"({t_base / n * 1e3:.2f} ms = one baseline article)")
+    total = sum(first["cpu"].values())
+    print(f"  {'total':<22} {total:6.2f} CPU-s  ({100 * total / (first['seconds'] * cores):.0f}% of the cores)")
     print(f"\nenrich per article: median {enrich['median_ms']:.2f} ms, p99 {enrich['p99_ms']:.2f} ms (target < 2 ms)")
     print(f"second run over unchanged feeds: {e2e[1]['seconds']:.2f}s = {100 * e2e[1]['seconds'] / e2e[0]['seconds']:.1f}% "
           f"of the first ({e2e[1]['fetched']} pages fetched, {e2e[1]['indexed']} indexed; target < 5%)")
     if not args.skip_memory:
-        mem = bench_memory([args.n, args.memory_n], beam_args)
-        a, b = mem
-        print(f"peak RSS: {a['n']} pages {a['peak_rss_mb']} MB, {b['n']} pages {b['peak_rss_mb']} MB "
-              f"({100 * (b['peak_rss_mb'] / a['peak_rss_mb'] - 1):+.1f}%; target within ±10%); "
-              f"{b['n']} pages end to end at {b['n'] / b['seconds']:.1f} articles/s")
+        a, b = bench_memory([args.n, args.memory_n], beam_args)
+        print(f"peak RSS (largest process): {a['n']} pages {a['peak_rss_mb']} MB, {b['n']} pages {b['peak_rss_mb']} MB "
+              f"({100 * (b['peak_rss_mb'] / a['peak_rss_mb'] - 1):+.1f}%; target within ±10%); all processes "
+              f"{a['sum_peak_rss_mb']} -> {b['sum_peak_rss_mb']} MB "
+              f"({100 * (b['sum_peak_rss_mb'] / a['sum_peak_rss_mb'] - 1):+.1f}%)")
+        for r in (a, b):
+            print(f"  fresh process, {r['n']} pages end to end: {r['seconds']:.2f} s = {r['n'] / r['seconds']:.1f} "
+                  f"articles/s = {t_base / n * r['n'] / r['seconds']:.2f} x baseline")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Iterable
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import Elasticsearch, NotFoundError, OrjsonSerializer, helpers
 from elasticsearch import ConnectionError as ESConnectionError
 
 from ..schemas.mapping import ERRORS_MAPPINGS, FEEDS_MAPPINGS, RUNS_MAPPINGS, stories_template
@@ -17,7 +17,9 @@ def now() -> datetime:
 
 
 def make_client(settings: Settings) -> Elasticsearch:
-    kwargs: dict = dict(request_timeout=settings.es_timeout, retry_on_timeout=True, max_retries=3)
+    # orjson: bulk bodies of 200 full stories are serialised several times faster than with the json module
+    kwargs: dict = dict(request_timeout=settings.es_timeout, retry_on_timeout=True, max_retries=3,
+                        serializer=OrjsonSerializer())
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key
     elif settings.es_username:

@@ -180,8 +180,9 @@ def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None)
     return result
 
 
-def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None) -> PollResult:
-    """Fetch one feed with conditional GET and parse it."""
+def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None, parse=None) -> PollResult:
+    """Fetch one feed with conditional GET and parse it (``parse(fn, *args)`` runs the parser: the caller may
+    hand it to another process; default: here)."""
     headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
     if state:
         if state.get("etag"):
@@ -196,8 +197,8 @@ def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None) -> Pol
     if resp.status == 304:
         return PollResult(feed_url, "not_modified", etag=state.get("etag") if state else None,
                           last_modified=state.get("last_modified") if state else None, http_status=304)
-    result = parse_feed(resp.body, feed_url, {"content-type": resp.headers.get("content-type", ""),
-                                              "content-location": resp.url})
+    headers = {"content-type": resp.headers.get("content-type", ""), "content-location": resp.url}
+    result = parse(parse_feed, resp.body, feed_url, headers) if parse else parse_feed(resp.body, feed_url, headers)
     result.etag = resp.headers.get("etag")
     result.last_modified = resp.headers.get("last-modified")
     result.http_status = resp.status

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Callable
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from .entities import Mention
@@ -254,20 +255,23 @@ def _raw(text: str, start: int, end: int, a: str, s1: str | None, b: str | None,
 # ---------------------------------------------------------------- context
 
 
-def _resolve_currency(cur: str, text: str, start: int, end: int, context: dict) -> str:
+def _resolve_currency(cur: str, text: str, start: int, end: int, context: Callable[[], dict]) -> str:
+    """The ISO code of an ambiguous symbol; ``context()`` (computed only when needed) gives the source clues."""
     if cur == "JPY?":  # ¥: yen in a Japanese source or next to "yen", yuan next to yuan/RMB or in Chinese context
         near = text[max(0, start - 30):end + 30].lower()
         if "yuan" in near or "rmb" in near or "renminbi" in near:
             return "CNY"
         if "yen" in near:
             return "JPY"
-        if context.get("japanese_source"):
+        clues = context()
+        if clues.get("japanese_source"):
             return "JPY"
-        if context.get("chinese_source"):
+        if clues.get("chinese_source"):
             return "CNY"
-        return "JPY" if context["jp_score"] >= context["cn_score"] else "CNY"
+        return "JPY" if clues["jp_score"] >= clues["cn_score"] else "CNY"
     if cur == "Rs":
-        return "INR" if context["in_score"] > context["pk_score"] else "PKR"
+        clues = context()
+        return "INR" if clues["in_score"] > clues["pk_score"] else "PKR"
     return cur
 
 
@@ -478,7 +482,7 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
     """Finance mentions (as schema objects) in ``text``; ``mentions`` are its entity mentions."""
     from ..schemas.story import FinanceMention
 
-    context = source_context(text, site, lang, mentions)
+    context = cache(lambda: source_context(text, site, lang, mentions))  # only ¥ and Rs need it
     # names are not flow words: "Asian Infrastructure Investment Bank" says nothing about the kind of flow
     masked = _mask(text, [m for m in mentions if m.ref.type in ("org", "person")])
     lender_kinds = {m.ref.id: m.ref.kind for m in mentions if m.ref.type == "org"}

@@ -8,16 +8,19 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.utilities.annotations import quote
 
 from ..connectors import es as esc
 from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
 from ..connectors.http import Fetcher
-from ..pipelines.ingest import Spool, prewarm, run_pipeline
+from ..pipelines import cpu_pool
+from ..pipelines.ingest import Spool, cpu_workers_for, run_pipeline
 from ..settings import Settings
 
 
@@ -63,8 +66,9 @@ def replay_spool(settings: Settings) -> list[str]:
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str) -> dict:
-    """Poll every feed (concurrently, conditional GET) and keep their state in ES."""
+def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_workers: int = 0) -> dict:
+    """Poll every feed (concurrently, conditional GET) and keep their state in ES. Feeds are parsed in the
+    extraction worker processes when those are already up (feedparser is pure-Python CPU work)."""
     logger = get_run_logger()
     es = esc.make_client(settings)
     ix = esc.Indices(settings)
@@ -72,7 +76,8 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str) -> dict:
     states = esc.get_feed_states(es, ix, urls)
     fetcher = Fetcher(settings)
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(specs)))) as pool:
-        results: list[PollResult] = list(pool.map(lambda u: poll_feed(fetcher, u, states.get(u)), urls))
+        parse = partial(cpu_pool.call, cpu_workers)
+        results: list[PollResult] = list(pool.map(lambda u: poll_feed(fetcher, u, states.get(u), parse), urls))
     new_states, errors, entries = [], [], []
     for res in results:
         prev = states.get(res.feed, {})
@@ -170,7 +175,8 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = {"run_id": run_id, "started_at": _now(), "runner": _runner_name(beam_args),
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
-    prewarm(settings, beam_args)  # extraction worker processes start while feeds are polled
+    cpu_workers = cpu_workers_for(settings, beam_args)
+    cpu_pool.prewarm(cpu_workers)  # extraction worker processes start while feeds are polled
     specs = load_feeds(feeds_file)
     try:
         prepare_es(settings)
@@ -189,10 +195,11 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         return write_summary(settings, summary)
     try:
         replayed = replay_spool(settings)
-        polled = poll_feeds(settings, specs, run_id)
+        polled = poll_feeds(settings, specs, run_id, cpu_workers)
         entries = polled.pop("new_entries")
-        counts = beam_stage(settings, entries, list(beam_args or []))
-        story_ids = indexed_ids(settings, [e["id"] for e in entries])
+        # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
+        counts = beam_stage(settings, quote(entries), list(beam_args or []))
+        story_ids = indexed_ids(settings, quote([e["id"] for e in entries]))
         try:
             commit_feed_states(settings, polled.pop("feed_states"))
         except Exception as exc:  # safe: the next run polls these feeds again and skips known stories

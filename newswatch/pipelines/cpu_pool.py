@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pools: dict[int, ProcessPoolExecutor] = {}
+_warm: set[int] = set()  # pool sizes whose processes are up
 
 
 def available_cores() -> int:
@@ -50,13 +51,14 @@ def replace_pool(workers: int, broken: ProcessPoolExecutor) -> ProcessPoolExecut
     with _lock:
         if _pools.get(workers) is broken:
             del _pools[workers]
+            _warm.discard(workers)
             broken.shutdown(wait=False, cancel_futures=True)
     return get_pool(workers)
 
 
 def prewarm(workers: int) -> threading.Thread | None:
     """Start the pool's processes in the background (the forkserver imports take about a second)."""
-    if workers <= 0:
+    if workers <= 0 or workers in _warm:
         return None
 
     def run():
@@ -64,6 +66,7 @@ def prewarm(workers: int) -> threading.Thread | None:
             pool = get_pool(workers)
             for f in [pool.submit(os.getpid) for _ in range(workers)]:
                 f.result()
+            _warm.add(workers)
         except Exception as exc:  # the DoFns will try again (and fall back) when they need the pool
             log.warning("could not start the extraction worker processes: %s", exc)
 
@@ -72,4 +75,15 @@ def prewarm(workers: int) -> threading.Thread | None:
     return t
 
 
-__all__ = ["BrokenProcessPool", "available_cores", "get_pool", "prewarm", "replace_pool"]
+def call(workers: int, fn, *args):
+    """``fn(*args)`` in a worker process if the pool of ``workers`` is already up, else right here (a pool
+    that is still starting would make the caller wait longer than doing the work itself)."""
+    if workers > 0 and workers in _warm:
+        try:
+            return get_pool(workers).submit(fn, *args).result()
+        except BrokenProcessPool:
+            pass
+    return fn(*args)
+
+
+__all__ = ["BrokenProcessPool", "available_cores", "call", "get_pool", "prewarm", "replace_pool"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from collections import deque
 from pathlib import Path
 
 import apache_beam as beam
@@ -22,15 +22,75 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from ..settings import Settings
 from . import cpu_pool
-from .stages import DEAD, MAIN, build_story, dead_letter, enrich_page, extract_page, now
+from .stages import DEAD, MAIN, analyze_page, dead_letter, now
 
 log = logging.getLogger(__name__)
 NS = "newswatch"
 COUNTERS = ("fetched", "extracted", "enriched", "indexed", "failed", "spooled")
 
 
-class FetchBatch(beam.DoFn):
-    """Fetch a batch of story pages concurrently (threads), with the SSRF guard and size/time limits."""
+def _windowed(out):
+    """An output of ``finish_bundle``, which has no element to take its window from: the global window."""
+    from apache_beam.transforms.window import GlobalWindow
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    if isinstance(out, beam.pvalue.TaggedOutput):
+        return beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, 0, [GlobalWindow()]))
+    return WindowedValue(out, 0, [GlobalWindow()])
+
+
+class _Concurrent(beam.DoFn):
+    """Base of the stages that work on several elements at once (threads for fetching, processes for CPU).
+
+    ``process`` submits the element and emits whatever has finished, in completion order, so one slow page
+    never holds up the others; with ``limit`` elements in flight it waits for one to finish (bounded memory).
+    ``finish_bundle`` waits for the rest. Subclasses say how to submit an element and how to turn a finished
+    one into an output (``(MAIN, value)`` or ``(DEAD, error record)``).
+    """
+
+    limit = 16
+
+    def start_bundle(self):
+        self.pending = 0
+        self.finished: queue.SimpleQueue = queue.SimpleQueue()
+
+    def submit(self, element, attempt: int = 0) -> None:
+        future = self._submit(element)
+        self.pending += 1
+        future.add_done_callback(lambda f: self.finished.put((element, f, attempt)))
+
+    def process(self, element):
+        self.submit(element)
+        while True:
+            try:
+                item = self.finished.get(block=self.pending >= self.limit)
+            except queue.Empty:
+                return
+            yield from self._emit(*item)
+
+    def finish_bundle(self):
+        while self.pending:
+            for out in self._emit(*self.finished.get()):
+                yield _windowed(out)
+
+    def _emit(self, element, future, attempt):
+        self.pending -= 1
+        res = self._result(element, future, attempt)
+        if res is not None:
+            yield self._out(*res)
+
+    def _submit(self, element):
+        raise NotImplementedError
+
+    def _result(self, element, future, attempt) -> tuple[str, dict] | None:
+        raise NotImplementedError
+
+    def _out(self, tag: str, value: dict):
+        raise NotImplementedError
+
+
+class Fetch(_Concurrent):
+    """Fetch story pages, ``fetch_concurrency`` at a time (threads), with the SSRF guard and size/time limits."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -40,116 +100,97 @@ class FetchBatch(beam.DoFn):
     def setup(self):
         from ..connectors.http import Fetcher
 
+        self.limit = max(1, self.settings.fetch_concurrency)
         self.fetcher = Fetcher(self.settings)
-        self.pool = ThreadPoolExecutor(max_workers=max(1, self.settings.fetch_concurrency))
+        self.pool = ThreadPoolExecutor(max_workers=self.limit)
 
     def teardown(self):
         self.pool.shutdown(wait=False)
 
-    def _one(self, entry: dict):
+    def _submit(self, entry):
+        return self.pool.submit(self._one, entry)
+
+    def _one(self, entry: dict) -> tuple[str, dict]:
         from ..connectors.http import FetchError
 
         try:
             resp = self.fetcher.get(entry["link"])
         except FetchError as exc:
-            return None, dead_letter("fetch", entry, exc.reason, exc.kind, exc.status)
+            return DEAD, dead_letter("fetch", entry, exc.reason, exc.kind, exc.status)
         except Exception as exc:  # anything unexpected is still a recorded failure, not a crash
-            return None, dead_letter("fetch", entry, f"{type(exc).__name__}: {exc}", "fetch_exception")
-        return {**entry, "url": resp.url, "html": resp.body, "charset": resp.charset,
-                "fetched_at": now()}, None
+            return DEAD, dead_letter("fetch", entry, f"{type(exc).__name__}: {exc}", "fetch_exception")
+        return MAIN, {**entry, "url": resp.url, "html": resp.body, "charset": resp.charset, "fetched_at": now()}
 
-    def process(self, batch):
-        from concurrent.futures import as_completed
+    def _result(self, entry, future, attempt):
+        return future.result()  # _one never raises
 
-        # hand each page downstream as soon as it arrives, while the rest of the batch is still downloading
-        for future in as_completed([self.pool.submit(self._one, entry) for entry in batch]):
-            page, dead = future.result()
-            if dead:
-                self.failed.inc()
-                yield beam.pvalue.TaggedOutput(DEAD, dead)
-            else:
-                self.ok.inc()
-                yield page
+    def _out(self, tag, value):
+        if tag == MAIN:
+            self.ok.inc()
+            return value
+        self.failed.inc()
+        return beam.pvalue.TaggedOutput(DEAD, value)
 
 
-class CpuStage(beam.DoFn):
-    """Run a pure stage function of :mod:`.stages` on every element: inline, or in the worker processes.
+class CpuStage(_Concurrent):
+    """Run a pure stage function of :mod:`.stages` on every element: in the extraction worker processes
+    (``settings.cpu_workers`` > 0, up to ``4 x workers + 16`` elements in flight), or inline.
 
-    With ``settings.cpu_workers`` > 0 elements are submitted to the process pool and their results emitted in
-    arrival order as they complete (at most ``4 x workers + 16`` in flight, so memory stays flat); the rest
-    are collected at the end of the bundle.
+    ``stages`` names the stages the function goes through (``analyze_page``: extract, then enrich, so a page
+    makes one trip to a worker); each has its counter (extracted, enriched), and a dead letter's ``stage``
+    says how far the element got. A worker process that dies (killed, out of memory) takes the elements in
+    flight with it: they are run again on a new pool, and one that breaks that pool too is a dead letter.
     """
 
-    def __init__(self, settings: Settings, fn, args: tuple, counter: str):
+    COUNTERS = {"extract": "extracted", "enrich": "enriched"}
+
+    def __init__(self, settings: Settings, fn, args: tuple, stages: tuple[str, ...]):
         self.settings = settings
         self.fn = fn
         self.args = args
-        self.ok = Metrics.counter(NS, counter)
+        self.stages = stages
+        self.passed = {s: Metrics.counter(NS, self.COUNTERS[s]) for s in stages}
         self.failed = Metrics.counter(NS, "failed")
 
     def setup(self):
         self.workers = self.settings.cpu_workers or 0
-        self.max_in_flight = 4 * self.workers + 16
-
-    def start_bundle(self):
-        self.pending: deque = deque()
+        self.limit = 4 * self.workers + 16
 
     def process(self, element):
         if not self.workers:
             yield self._out(*self.fn(element, *self.args))
             return
-        self._submit(element, 0)
-        while self.pending and (self.pending[0][2].done() or len(self.pending) > self.max_in_flight):
-            yield self._out(*self._result())
+        yield from super().process(element)
 
-    def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindow
-        from apache_beam.utils.windowed_value import WindowedValue
-
-        while self.pending:
-            out = self._out(*self._result())
-            if isinstance(out, beam.pvalue.TaggedOutput):
-                yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, 0, [GlobalWindow()]))
-            else:
-                yield WindowedValue(out, 0, [GlobalWindow()])
-
-    def _submit(self, element, attempt: int) -> None:
-        pool = cpu_pool.get_pool(self.workers)
+    def _submit(self, element):
+        self.pool = cpu_pool.get_pool(self.workers)
         try:
-            future = pool.submit(self.fn, element, *self.args)
+            return self.pool.submit(self.fn, element, *self.args)
         except cpu_pool.BrokenProcessPool:
-            pool = cpu_pool.replace_pool(self.workers, pool)
-            future = pool.submit(self.fn, element, *self.args)
-        self.pending.append((element, pool, future, attempt))
+            self.pool = cpu_pool.replace_pool(self.workers, self.pool)
+            return self.pool.submit(self.fn, element, *self.args)
 
-    def _result(self) -> tuple[str, dict]:
-        while True:
-            element, pool, future, attempt = self.pending.popleft()
-            try:
-                return future.result()
-            except cpu_pool.BrokenProcessPool as exc:
-                if attempt:
-                    return DEAD, dead_letter(self._stage(), element, f"worker process died twice: {exc}",
-                                             "worker_died")
-                # a worker died (killed, out of memory) and took every element in flight with it: run them
-                # again on a new pool; one that breaks that pool too becomes a dead letter
-                log.error("an extraction worker process died (%s); retrying %d elements", exc,
-                          len(self.pending) + 1)
-                cpu_pool.replace_pool(self.workers, pool)
-                retry = [(element, attempt)] + [(e, a) for e, _, _, a in self.pending]
-                self.pending.clear()
-                for e, a in retry:
-                    self._submit(e, a + 1)
-            except Exception as exc:  # e.g. a result that cannot be pickled: recorded, not a crash
-                return DEAD, dead_letter(self._stage(), element, f"{type(exc).__name__}: {exc}", "worker_error")
-
-    def _stage(self) -> str:
-        return self.fn.__name__.split("_")[0]  # extract_page -> extract
+    def _result(self, element, future, attempt):
+        try:
+            return future.result()
+        except cpu_pool.BrokenProcessPool as exc:
+            if attempt:
+                return DEAD, dead_letter(self.stages[0], element, f"worker process died twice: {exc}",
+                                         "worker_died")
+            log.error("an extraction worker process died (%s); running the page again", exc)
+            cpu_pool.replace_pool(self.workers, cpu_pool.get_pool(self.workers))
+            self.submit(element, attempt + 1)
+            return None
+        except Exception as exc:  # e.g. a result that cannot be pickled: recorded, not a crash
+            return DEAD, dead_letter(self.stages[0], element, f"{type(exc).__name__}: {exc}", "worker_error")
 
     def _out(self, tag: str, value: dict):
         if tag == MAIN:
-            self.ok.inc()
+            for counter in self.passed.values():
+                counter.inc()
             return value
+        for stage in self.stages[:self.stages.index(value["stage"])] if value.get("stage") in self.stages else ():
+            self.passed[stage].inc()  # the stages before the one that failed
         self.failed.inc()
         return beam.pvalue.TaggedOutput(DEAD, value)
 
@@ -201,14 +242,8 @@ class BulkIndex(beam.DoFn):
             yield from self._flush()
 
     def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindow
-        from apache_beam.utils.windowed_value import WindowedValue
-
         for out in self._flush():
-            if isinstance(out, beam.pvalue.TaggedOutput):
-                yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, 0, [GlobalWindow()]))
-            else:
-                yield WindowedValue(out, 0, [GlobalWindow()])
+            yield _windowed(out)
 
     def _flush(self):
         from elasticsearch import ApiError, TransportError
@@ -274,17 +309,17 @@ def build_pipeline(p: beam.Pipeline, entries: list[dict], settings: Settings):
     """Attach the ingest graph to ``p``; returns the PCollection of indexed story ids."""
     fetched = (
         p
-        | "Entries" >> beam.Create(entries, reshuffle=False)
+        # as JSON lines: Create infers a type from every element, which for 2,000 dicts takes most of a second
+        | "Entries" >> beam.Create([json.dumps(e) for e in entries], reshuffle=False)
+        | "Parse" >> beam.Map(json.loads)
         | "Reshuffle" >> beam.Reshuffle()
-        | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, settings.fetch_concurrency))
-        | "Fetch" >> beam.ParDo(FetchBatch(settings)).with_outputs(DEAD, main="pages")
+        | "Fetch" >> beam.ParDo(Fetch(settings)).with_outputs(DEAD, main="pages")
     )
-    extracted = fetched.pages | "Extract" >> beam.ParDo(
-        CpuStage(settings, extract_page, (settings.min_text_chars,), "extracted")).with_outputs(DEAD, main="articles")
-    enriched = extracted.articles | "Enrich" >> beam.ParDo(
-        CpuStage(settings, enrich_page, (), "enriched")).with_outputs(DEAD, main="stories")
+    # extract and enrich in one step: Beam would fuse them anyway, and a page then makes one trip to a worker
+    enriched = fetched.pages | "ExtractEnrich" >> beam.ParDo(CpuStage(
+        settings, analyze_page, (settings.min_text_chars,), ("extract", "enrich"))).with_outputs(DEAD, main="stories")
     indexed = enriched.stories | "Index" >> beam.ParDo(BulkIndex(settings)).with_outputs(DEAD, main="ids")
-    dead = (fetched[DEAD], extracted[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()
+    dead = (fetched[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()
     dead | "WriteErrors" >> beam.ParDo(WriteErrors(settings))
     return indexed.ids
 
@@ -307,11 +342,6 @@ def cpu_workers_for(settings: Settings, beam_args: list[str] | None) -> int:
         in_process = (options.view_as(PortableOptions).environment_type or "").upper() == "LOOPBACK"
     cores = cpu_pool.available_cores()
     return cores if in_process and cores > 1 else 0
-
-
-def prewarm(settings: Settings, beam_args: list[str] | None = None) -> None:
-    """Start the extraction worker processes in the background (a flow calls this before polling feeds)."""
-    cpu_pool.prewarm(cpu_workers_for(settings, beam_args))
 
 
 def run_pipeline(entries: list[dict], settings: Settings, beam_args: list[str] | None = None) -> dict:

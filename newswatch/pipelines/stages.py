@@ -107,3 +107,9 @@ def enrich_page(page: dict) -> tuple[str, dict]:
         return MAIN, build_story(page)
     except Exception as exc:
         return DEAD, dead_letter("enrich", page, f"{type(exc).__name__}: {exc}", "enrich_exception")
+
+
+def analyze_page(page: dict, min_chars: int) -> tuple[str, dict]:
+    """Fetched page -> Story document: :func:`extract_page` then :func:`enrich_page` (one trip to a worker)."""
+    tag, value = extract_page(page, min_chars)
+    return enrich_page(value) if tag == MAIN else (tag, value)
