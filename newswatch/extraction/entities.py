@@ -7,6 +7,7 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ._regex import fast_start
 from .gazetteer import TOKEN_RE, Ref, load, normalize_token, tokens_of
 
 
@@ -26,33 +27,33 @@ _TITLES = (r"(?:(?:Deputy|deputy|Vice|vice|Prime|Foreign|Finance|Economy|Economi
            r"researcher|CEO|Dr\.|Mr\.|Mrs\.|Ms\.|Mr|Mrs|Ms|Dr|King|Emir|Sheikh|Mayor|mayor|Commissioner|"
            r"Speaker|Ombudsman|General)")
 _NAME = r"((?:[A-Z][a-zà-ÿāēīōūğşı'’\-]+)(?:\s+[A-Z][a-zà-ÿāēīōūğşı'’\-]+){1,2})"
-PERSON_TITLE_RE = re.compile(rf"\b{_TITLES}\s+{_NAME}")
-PERSON_APPOSITIVE_RE = re.compile(
+PERSON_TITLE_RE = fast_start(re.compile(rf"\b{_TITLES}\s+{_NAME}"))
+PERSON_APPOSITIVE_RE = fast_start(re.compile(
     rf"\b{_NAME},\s+(?:(?:a|an|the)\s+)?(?:(?:senior|chief|former|deputy|managing|executive|lead|research)\s+)*"
     r"(?:director|analyst|economist|professor|researcher|fellow|spokesman|spokeswoman|spokesperson|head|"
     r"chairman|chairwoman|president|minister|adviser|advisor|expert|author|founder|CEO|chief executive|"
-    r"journalist|editor|lecturer|scholar|ambassador|governor)\b")
-PERSON_SAID_RE = re.compile(rf"\b(?:said|says|told|according to)\s+{_NAME}\b")
+    r"journalist|editor|lecturer|scholar|ambassador|governor)\b"))
+PERSON_SAID_RE = fast_start(re.compile(rf"\b(?:said|says|told|according to)\s+{_NAME}\b"))
 
 _ORG_WORD = r"[A-Z][\w&'’\-]*"
 _ORG_SUFFIX = (r"(?:Bank|Fund|Endowment|Society|Alliance|Partnership|Secretariat|Chamber|Institute|Institution|University|College|Organization|Organisation|Ministry|Agency|"
                r"Corporation|Company|Council|Commission|Exchange|Party|Association|Forum|Authority|Foundation|"
                r"Academy|Committee|Bureau|Centre|Center|Federation|Initiative|Corridor|Holdings|Group|Service|"
                r"Programme|Program|Court|Assembly)")
-ORG_SUFFIX_RE = re.compile(
+ORG_SUFFIX_RE = fast_start(re.compile(
     rf"\b((?:{_ORG_WORD}\s+(?:(?:of|for)\s+(?:the\s+)?|(?:and|&)\s+)?){{1,5}}{_ORG_SUFFIX}"
-    rf"(?:\s+(?:of|for)\s+(?:the\s+)?{_ORG_WORD}(?:\s+{_ORG_WORD}){{0,2}}(?:\s+(?:and|&)\s+{_ORG_WORD})?)?)")
-ORG_OF_RE = re.compile(
+    rf"(?:\s+(?:of|for)\s+(?:the\s+)?{_ORG_WORD}(?:\s+{_ORG_WORD}){{0,2}}(?:\s+(?:and|&)\s+{_ORG_WORD})?)?)"))
+ORG_OF_RE = fast_start(re.compile(
     rf"\b((?:Ministry|Bank|University|College|Institute|Academy|Council|Office)\s+(?:of|for)\s+(?:the\s+)?"
-    rf"{_ORG_WORD}(?:\s+{_ORG_WORD})?(?:\s+(?:and|&)\s+{_ORG_WORD})?)")
-ORG_APPOSITIVE_RE = re.compile(
+    rf"{_ORG_WORD}(?:\s+{_ORG_WORD})?(?:\s+(?:and|&)\s+{_ORG_WORD})?)"))
+ORG_APPOSITIVE_RE = fast_start(re.compile(
     rf"\b({_ORG_WORD}(?:\s+{_ORG_WORD}){{0,3}}),\s+(?:a|an|the)\s+(?:[\w\-]+\s+){{0,3}}?"
     r"(?:think tank|research lab|research group|research centre|research center|research institute|"
     r"consultancy|company|firm|bank|lender|newspaper|news agency|broadcaster|fund|NGO|non-profit|nonprofit|"
-    r"watchdog|university|institute|start-up|startup|conglomerate|state company|state-owned company)\b")
-ORG_AFTER_NOUN_RE = re.compile(
+    r"watchdog|university|institute|start-up|startup|conglomerate|state company|state-owned company)\b"))
+ORG_AFTER_NOUN_RE = fast_start(re.compile(
     r"\b(?:company|firm|lender|group|giant|conglomerate|operator|developer|contractor|bank)\s+"
-    r"([A-Z][A-Za-z0-9&\-]+(?:\s+[A-Z][A-Za-z0-9&\-]+){0,2})")
+    r"([A-Z][A-Za-z0-9&\-]+(?:\s+[A-Z][A-Za-z0-9&\-]+){0,2})"))
 ACRONYM_RE = re.compile(r"\(([A-Z][A-Za-z&]{1,7})\)")
 _FUNCTION_WORDS = {"The", "A", "An", "In", "On", "At", "For", "Of", "And", "But", "Or", "If", "As", "By", "To",
                    "This", "That", "These", "Those", "It", "Its", "He", "She", "They", "We", "Last", "Next",

@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 
+from ._regex import fast_start
 from .entities import Mention
 
 # ---------------------------------------------------------------- surface patterns
@@ -83,6 +84,7 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("financing", re.compile(r"\b(?:financ(?:e|es|ed|ing)|fund(?:s|ed|ing)?|commit(?:s|ted|ment|ments)|pledg(?:e|es|ed)|"
                              r"spend(?:s|ing)?|spent|budget)\b")),
 ]
+KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same matches, found faster
 PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
             "financing": 8, "investment_weak": 9}
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"

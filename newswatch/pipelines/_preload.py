@@ -2,4 +2,6 @@
 from ..extraction import warm
 from . import stages  # noqa: F401  (the functions the workers run)
 
+__all__ = ["stages"]
+
 warm()

@@ -10,8 +10,9 @@ are forked ready, and no thread of the parent is ever forked), kept for the life
 serve`` reuses it from run to run), and started in the background when a flow begins.
 
 The pool only runs pure functions (``page -> (tag, value)``); I/O stays in the DoFns. A worker that dies (killed,
-out of memory) breaks the pool: the pool is replaced, the elements in flight are retried once, and after a
-second failure each becomes a dead letter.
+out of memory) breaks the pool and fails every element in flight; the next :func:`get_pool` starts a new one,
+and the DoFn runs each of those elements again alone, so only the one that kills a worker again is lost (as a
+dead letter).
 """
 from __future__ import annotations
 
@@ -37,23 +38,18 @@ def available_cores() -> int:
 
 
 def get_pool(workers: int) -> ProcessPoolExecutor:
-    """The process-wide pool of ``workers`` processes (created on first use)."""
+    """The process-wide pool of ``workers`` processes: created on first use, replaced if a worker died."""
     with _lock:
         pool = _pools.get(workers)
+        if pool is not None and getattr(pool, "_broken", False):
+            _warm.discard(workers)
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
         if pool is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["newswatch.pipelines._preload"])
             pool = _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         return pool
-
-
-def replace_pool(workers: int, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
-    with _lock:
-        if _pools.get(workers) is broken:
-            del _pools[workers]
-            _warm.discard(workers)
-            broken.shutdown(wait=False, cancel_futures=True)
-    return get_pool(workers)
 
 
 def prewarm(workers: int) -> threading.Thread | None:
@@ -82,8 +78,8 @@ def call(workers: int, fn, *args):
         try:
             return get_pool(workers).submit(fn, *args).result()
         except BrokenProcessPool:
-            pass
+            pass  # the next get_pool() replaces it
     return fn(*args)
 
 
-__all__ = ["BrokenProcessPool", "available_cores", "call", "get_pool", "prewarm", "replace_pool"]
+__all__ = ["BrokenProcessPool", "available_cores", "call", "get_pool", "prewarm"]

@@ -54,13 +54,10 @@ class _Concurrent(beam.DoFn):
         self.pending = 0
         self.finished: queue.SimpleQueue = queue.SimpleQueue()
 
-    def submit(self, element, attempt: int = 0) -> None:
+    def process(self, element):
         future = self._submit(element)
         self.pending += 1
-        future.add_done_callback(lambda f: self.finished.put((element, f, attempt)))
-
-    def process(self, element):
-        self.submit(element)
+        future.add_done_callback(lambda f: self.finished.put((element, f)))
         while True:
             try:
                 item = self.finished.get(block=self.pending >= self.limit)
@@ -73,16 +70,14 @@ class _Concurrent(beam.DoFn):
             for out in self._emit(*self.finished.get()):
                 yield _windowed(out)
 
-    def _emit(self, element, future, attempt):
+    def _emit(self, element, future):
         self.pending -= 1
-        res = self._result(element, future, attempt)
-        if res is not None:
-            yield self._out(*res)
+        yield self._out(*self._result(element, future))
 
     def _submit(self, element):
         raise NotImplementedError
 
-    def _result(self, element, future, attempt) -> tuple[str, dict] | None:
+    def _result(self, element, future) -> tuple[str, dict]:
         raise NotImplementedError
 
     def _out(self, tag: str, value: dict):
@@ -121,7 +116,7 @@ class Fetch(_Concurrent):
             return DEAD, dead_letter("fetch", entry, f"{type(exc).__name__}: {exc}", "fetch_exception")
         return MAIN, {**entry, "url": resp.url, "html": resp.body, "charset": resp.charset, "fetched_at": now()}
 
-    def _result(self, entry, future, attempt):
+    def _result(self, entry, future):
         return future.result()  # _one never raises
 
     def _out(self, tag, value):
@@ -139,7 +134,7 @@ class CpuStage(_Concurrent):
     ``stages`` names the stages the function goes through (``analyze_page``: extract, then enrich, so a page
     makes one trip to a worker); each has its counter (extracted, enriched), and a dead letter's ``stage``
     says how far the element got. A worker process that dies (killed, out of memory) takes the elements in
-    flight with it: they are run again on a new pool, and one that breaks that pool too is a dead letter.
+    flight with it: each is run again alone on a new pool, and one that kills that one too is a dead letter.
     """
 
     COUNTERS = {"extract": "extracted", "enrich": "enriched"}
@@ -163,24 +158,27 @@ class CpuStage(_Concurrent):
         yield from super().process(element)
 
     def _submit(self, element):
-        self.pool = cpu_pool.get_pool(self.workers)
         try:
-            return self.pool.submit(self.fn, element, *self.args)
-        except cpu_pool.BrokenProcessPool:
-            self.pool = cpu_pool.replace_pool(self.workers, self.pool)
-            return self.pool.submit(self.fn, element, *self.args)
+            return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args)
+        except cpu_pool.BrokenProcessPool:  # broke between get_pool() and submit(): the next one is new
+            return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args)
 
-    def _result(self, element, future, attempt):
+    def _result(self, element, future):
         try:
             return future.result()
         except cpu_pool.BrokenProcessPool as exc:
-            if attempt:
-                return DEAD, dead_letter(self.stages[0], element, f"worker process died twice: {exc}",
-                                         "worker_died")
-            log.error("an extraction worker process died (%s); running the page again", exc)
-            cpu_pool.replace_pool(self.workers, cpu_pool.get_pool(self.workers))
-            self.submit(element, attempt + 1)
-            return None
+            # a worker died (killed, out of memory) and every element in flight failed with it: run this one
+            # again, alone on a new pool, so a second death can only be its own doing
+            log.error("an extraction worker process died (%s); running %s again on its own", exc,
+                      element.get("url") or element.get("id"))
+            try:
+                return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args).result()
+            except cpu_pool.BrokenProcessPool as again:
+                return DEAD, dead_letter(self.stages[0], element, f"the worker process died on this page, twice: "
+                                                                  f"{again}", "worker_died")
+            except Exception as again:
+                return DEAD, dead_letter(self.stages[0], element, f"{type(again).__name__}: {again}",
+                                         "worker_error")
         except Exception as exc:  # e.g. a result that cannot be pickled: recorded, not a crash
             return DEAD, dead_letter(self.stages[0], element, f"{type(exc).__name__}: {exc}", "worker_error")
 
@@ -340,8 +338,11 @@ def cpu_workers_for(settings: Settings, beam_args: list[str] | None) -> int:
         in_process = options.view_as(DirectOptions).direct_running_mode != "multi_processing"
     else:
         in_process = (options.view_as(PortableOptions).environment_type or "").upper() == "LOOPBACK"
+    import multiprocessing
+
     cores = cpu_pool.available_cores()
-    return cores if in_process and cores > 1 else 0
+    usable = cores > 1 and "forkserver" in multiprocessing.get_all_start_methods()  # not on Windows
+    return cores if in_process and usable else 0
 
 
 def run_pipeline(entries: list[dict], settings: Settings, beam_args: list[str] | None = None) -> dict:

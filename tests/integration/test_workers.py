@@ -1,0 +1,66 @@
+"""The extraction worker processes: same documents as extraction in the Beam worker itself; a worker that dies
+loses no page but the one that killed it."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import apache_beam as beam
+import pytest
+
+from newswatch.pipelines import cpu_pool
+from newswatch.pipelines.ingest import CpuStage, cpu_workers_for
+from newswatch.pipelines.stages import DEAD
+
+pytestmark = pytest.mark.integration
+
+
+def test_workers_by_default_only_where_the_beam_worker_is_this_process(es_settings):
+    cores = cpu_pool.available_cores()
+    auto = es_settings.with_(cpu_workers=None)
+    expected = cores if cores > 1 else 0
+    assert cpu_workers_for(auto, []) == expected
+    assert cpu_workers_for(auto, ["--runner=FlinkRunner", "--environment_type=LOOPBACK"]) == expected
+    assert cpu_workers_for(auto, ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]) == 0
+    assert cpu_workers_for(auto, ["--runner=FlinkRunner", "--environment_type=PROCESS"]) == 0
+    assert cpu_workers_for(es_settings.with_(cpu_workers=3), ["--direct_running_mode=multi_processing"]) == 3
+
+
+def test_worker_processes_index_the_same_documents_as_inline_extraction(es_settings, es_client, feeds_file,
+                                                                         prefect_harness, tmp_path):
+    from test_flink import _docs
+
+    from newswatch.flows.ingest import ingest_flow
+
+    path = feeds_file("central-asia.rss.xml", "asia-world.atom.xml")
+    results = {}
+    for workers in (0, 2):
+        s = es_settings.with_(index_prefix=f"nwcpu-{uuid.uuid4().hex[:6]}", allow_loopback=True,
+                              home=tmp_path / str(workers), fetch_timeout=5.0, cpu_workers=workers)
+        summary = ingest_flow(path, overrides=s.public())
+        results[workers] = (summary["counts"], _docs(es_client, s))
+        es_client.indices.delete(index=",".join(es_client.indices.get(index=f"{s.index_prefix}-*")))
+        es_client.indices.delete_index_template(name=f"{s.index_prefix}-stories")
+    (inline_counts, inline_docs), (pool_counts, pool_docs) = results[0], results[2]
+    assert len(inline_docs) == 7 and pool_docs == inline_docs
+    assert pool_counts == inline_counts
+    assert pool_counts["extracted"] == pool_counts["indexed"] == 7 and pool_counts["failed"] == 2
+
+
+def test_a_dying_worker_loses_only_the_page_that_kills_it(es_settings, fault_report):
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from _worker_fns import die_on_poison
+
+    elements = [{"id": f"p{i}", "url": f"http://example.com/{i}", "poison": i == 7} for i in range(40)]
+    settings = es_settings.with_(cpu_workers=2)
+    with beam.Pipeline() as p:
+        out = (p | beam.Create(elements, reshuffle=False)
+               | beam.ParDo(CpuStage(settings, die_on_poison, (), ("extract",))).with_outputs(DEAD, main="ok"))
+        assert_that(out.ok | "ok ids" >> beam.Map(lambda d: d["id"]),
+                    equal_to([e["id"] for e in elements if not e["poison"]]), label="every other page")
+        assert_that(out[DEAD] | "dead" >> beam.Map(lambda d: (d["story_id"], d["stage"], d["error_type"])),
+                    equal_to([("p7", "extract", "worker_died")]), label="the poison page, recorded")
+    assert cpu_pool.get_pool(2).submit(os.getpid).result() != os.getpid()  # the pool works again afterwards
+    fault_report("extraction worker killed mid-run", injected=1, survived=39, lost=0,
+                 note="in-flight pages re-run alone; the killer page is a dead letter")
