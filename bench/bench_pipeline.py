@@ -220,6 +220,7 @@ def e2e_child(n: int, beam_args: list[str]) -> None:
 
     s = _settings()
     corpus = Corpus(n)
+    corpus.pages.clear()  # the server process has its own copy; this one is the harness's, not newswatch's
     try:
         (first,) = bench_e2e(corpus, s, beam_args, runs=1)
         # peak RSS of every process of newswatch's (this one, the extraction workers, Prefect's local API

@@ -103,7 +103,10 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     # one story per canonical URL, remembering every feed that listed it
     merged: dict[str, dict] = {}
     for e in entries:
-        d = merged.setdefault(e.id, {**e.to_dict(), "feeds": [], "run_id": run_id})
+        # what the pipeline uses of an entry (not its summary or GUID): held once per new story during the run
+        d = merged.setdefault(e.id, {"id": e.id, "link": e.link, "canonical_url": e.canonical_url, "title": e.title,
+                                     "published_at": e.published_at, "author": e.author, "feeds": [],
+                                     "run_id": run_id})
         if e.feed not in d["feeds"]:
             d["feeds"].append(e.feed)
     known = esc.existing_ids(es, ix.stories, list(merged)) if merged else set()
@@ -249,4 +252,6 @@ def run_ingest(feeds_file: str, beam_args: list[str] | None = None, overrides: d
     """Run the ingest flow once, as the CLI and the benchmarks do (see :func:`newswatch.flows.run_local`)."""
     from . import run_local
 
+    # the extraction workers start now, while Prefect starts (its local API server alone takes seconds)
+    cpu_pool.prewarm(cpu_workers_for(Settings.from_public(overrides), beam_args))
     return run_local(ingest_flow, feeds_file, beam_args=beam_args, overrides=overrides)

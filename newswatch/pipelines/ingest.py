@@ -129,7 +129,7 @@ class Fetch(_Concurrent):
 
 class CpuStage(_Concurrent):
     """Run a pure stage function of :mod:`.stages` on every element: in the extraction worker processes
-    (``settings.cpu_workers`` > 0, up to ``4 x workers + 16`` elements in flight), or inline.
+    (``settings.cpu_workers`` > 0, up to ``16 x workers + 16`` elements in flight), or inline.
 
     ``stages`` names the stages the function goes through (``analyze_page``: extract, then enrich, so a page
     makes one trip to a worker); each has its counter (extracted, enriched), and a dead letter's ``stage``
@@ -149,7 +149,8 @@ class CpuStage(_Concurrent):
 
     def setup(self):
         self.workers = self.settings.cpu_workers or 0
-        self.limit = 4 * self.workers + 16
+        # enough queued work to keep the workers busy while this thread waits on a bulk request (~0.1 s)
+        self.limit = 16 * self.workers + 16
 
     def process(self, element):
         if not self.workers:
@@ -305,14 +306,14 @@ class WriteErrors(beam.DoFn):
 
 def build_pipeline(p: beam.Pipeline, entries: list[dict], settings: Settings):
     """Attach the ingest graph to ``p``; returns the PCollection of indexed story ids."""
-    fetched = (
-        p
-        # as JSON lines: Create infers a type from every element, which for 2,000 dicts takes most of a second
-        | "Entries" >> beam.Create([json.dumps(e) for e in entries], reshuffle=False)
+    # as JSON lines: Create infers a type from every element, which for 2,000 dicts takes most of a second
+    entries_ = p | "Entries" >> beam.Create([json.dumps(e) for e in entries], reshuffle=False) \
         | "Parse" >> beam.Map(json.loads)
-        | "Reshuffle" >> beam.Reshuffle()
-        | "Fetch" >> beam.ParDo(Fetch(settings)).with_outputs(DEAD, main="pages")
-    )
+    if not settings.cpu_workers:
+        # spread the entries over the runner's workers; with one in-process Beam worker (which hands the CPU
+        # work to its extraction processes) a reshuffle would only hold a second copy of every entry
+        entries_ = entries_ | "Reshuffle" >> beam.Reshuffle()
+    fetched = entries_ | "Fetch" >> beam.ParDo(Fetch(settings)).with_outputs(DEAD, main="pages")
     # extract and enrich in one step: Beam would fuse them anyway, and a page then makes one trip to a worker
     enriched = fetched.pages | "ExtractEnrich" >> beam.ParDo(CpuStage(
         settings, analyze_page, (settings.min_text_chars,), ("extract", "enrich"))).with_outputs(DEAD, main="stories")
