@@ -262,6 +262,7 @@ def main() -> None:
     args = ap.parse_args()
     beam_args = args.beam_args
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # as the CLI: no phoning home
     if args.child_e2e:
         return e2e_child(args.child_e2e, beam_args)
 
