@@ -252,6 +252,4 @@ def run_ingest(feeds_file: str, beam_args: list[str] | None = None, overrides: d
     """Run the ingest flow once, as the CLI and the benchmarks do (see :func:`newswatch.flows.run_local`)."""
     from . import run_local
 
-    # the extraction workers start now, while Prefect starts (its local API server alone takes seconds)
-    cpu_pool.prewarm(cpu_workers_for(Settings.from_public(overrides), beam_args))
     return run_local(ingest_flow, feeds_file, beam_args=beam_args, overrides=overrides)
