@@ -48,7 +48,14 @@ class _Concurrent(beam.DoFn):
     one into an output (``(MAIN, value)`` or ``(DEAD, error record)``).
     """
 
+    COUNTERS = {"fetch": "fetched", "extract": "extracted", "enrich": "enriched"}
     limit = 16
+
+    def __init__(self, settings: Settings, stages: tuple[str, ...]):
+        self.settings = settings
+        self.stages = stages  # what an element goes through here; each stage has its counter
+        self.passed = {s: Metrics.counter(NS, self.COUNTERS[s]) for s in stages}
+        self.failed = Metrics.counter(NS, "failed")
 
     def start_bundle(self):
         self.pending = 0
@@ -81,16 +88,22 @@ class _Concurrent(beam.DoFn):
         raise NotImplementedError
 
     def _out(self, tag: str, value: dict):
-        raise NotImplementedError
+        """Count the element and route it: main output, or dead letters (after the stages it got through)."""
+        if tag == MAIN:
+            for counter in self.passed.values():
+                counter.inc()
+            return value
+        for stage in self.stages[:self.stages.index(value["stage"])] if value.get("stage") in self.stages else ():
+            self.passed[stage].inc()
+        self.failed.inc()
+        return beam.pvalue.TaggedOutput(DEAD, value)
 
 
 class Fetch(_Concurrent):
     """Fetch story pages, ``fetch_concurrency`` at a time (threads), with the SSRF guard and size/time limits."""
 
     def __init__(self, settings: Settings):
-        self.settings = settings
-        self.ok = Metrics.counter(NS, "fetched")
-        self.failed = Metrics.counter(NS, "failed")
+        super().__init__(settings, ("fetch",))
 
     def setup(self):
         from ..connectors.http import Fetcher
@@ -119,13 +132,6 @@ class Fetch(_Concurrent):
     def _result(self, entry, future):
         return future.result()  # _one never raises
 
-    def _out(self, tag, value):
-        if tag == MAIN:
-            self.ok.inc()
-            return value
-        self.failed.inc()
-        return beam.pvalue.TaggedOutput(DEAD, value)
-
 
 class CpuStage(_Concurrent):
     """Run a pure stage function of :mod:`.stages` on every element: in the extraction worker processes
@@ -137,15 +143,10 @@ class CpuStage(_Concurrent):
     flight with it: each is run again alone on a new pool, and one that kills that one too is a dead letter.
     """
 
-    COUNTERS = {"extract": "extracted", "enrich": "enriched"}
-
     def __init__(self, settings: Settings, fn, args: tuple, stages: tuple[str, ...]):
-        self.settings = settings
+        super().__init__(settings, stages)
         self.fn = fn
         self.args = args
-        self.stages = stages
-        self.passed = {s: Metrics.counter(NS, self.COUNTERS[s]) for s in stages}
-        self.failed = Metrics.counter(NS, "failed")
 
     def setup(self):
         self.workers = self.settings.cpu_workers or 0
@@ -182,16 +183,6 @@ class CpuStage(_Concurrent):
                                          "worker_error")
         except Exception as exc:  # e.g. a result that cannot be pickled: recorded, not a crash
             return DEAD, dead_letter(self.stages[0], element, f"{type(exc).__name__}: {exc}", "worker_error")
-
-    def _out(self, tag: str, value: dict):
-        if tag == MAIN:
-            for counter in self.passed.values():
-                counter.inc()
-            return value
-        for stage in self.stages[:self.stages.index(value["stage"])] if value.get("stage") in self.stages else ():
-            self.passed[stage].inc()  # the stages before the one that failed
-        self.failed.inc()
-        return beam.pvalue.TaggedOutput(DEAD, value)
 
 
 class Spool:
