@@ -58,7 +58,8 @@ def cached(name: str, key: Callable[[], str], build: Callable[[], T]) -> T:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for old in path.parent.glob(f"{name}-*.pickle"):  # tables built from older sources
-            old.unlink(missing_ok=True)
+            if old != path:
+                old.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}-")
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
