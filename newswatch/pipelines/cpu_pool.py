@@ -52,10 +52,10 @@ def get_pool(workers: int) -> ProcessPoolExecutor:
         return pool
 
 
-def prewarm(workers: int) -> threading.Thread | None:
+def prewarm(workers: int) -> None:
     """Start the pool's processes in the background (the forkserver imports take about a second)."""
     if workers <= 0 or workers in _warm:
-        return None
+        return
 
     def run():
         try:
@@ -63,12 +63,10 @@ def prewarm(workers: int) -> threading.Thread | None:
             for f in [pool.submit(os.getpid) for _ in range(workers)]:
                 f.result()
             _warm.add(workers)
-        except Exception as exc:  # the DoFns will try again (and fall back) when they need the pool
+        except Exception as exc:  # the DoFns call get_pool() again when they need it; that one reports
             log.warning("could not start the extraction worker processes: %s", exc)
 
-    t = threading.Thread(target=run, name="newswatch-prewarm", daemon=True)
-    t.start()
-    return t
+    threading.Thread(target=run, name="newswatch-prewarm", daemon=True).start()
 
 
 def call(workers: int, fn, *args):
