@@ -206,6 +206,23 @@ def test_story_captions_are_kept_but_sidebar_captions_are_not():
 
 
 
+def _page(head: str = "", byline: str = "") -> str:
+    body = "".join(f"<p>Paragraph {i} of a story on the Kyrgyz budget and its financing by lenders abroad.</p>"
+                   for i in range(8))
+    return (f"<html lang='en'><head><title>Budget</title>{head}</head><body><article><h1>Budget</h1>{byline}"
+            f"{body}</article></body></html>")
+
+
+def test_page_metadata_comes_first_and_the_feed_author_fills_the_gap():
+    meta = "<meta name='author' content='Aida Bekova'><meta property='og:site_name' content='Kabar'>"
+    art = html_to_article(_page(meta), url="https://kabar.kg/news/budget", author_hint="Feed Desk")
+    assert (art["author"], art["sitename"], art["title"]) == ("Aida Bekova", "Kabar", "Budget")
+    assert html_to_article(_page(), author_hint="Feed Desk")["author"] == "Feed Desk"
+    byline = "<p class='author'>By Timur Aliev</p>"
+    assert html_to_article(_page(byline=byline))["author"] == "Timur Aliev"  # no hint: the page's byline
+    assert html_to_article(_page(meta), url="https://kabar.kg/x")["url"] == "https://kabar.kg/x"
+
+
 def test_organisation_names_do_not_decide_the_kind_of_flow():
     (m,) = money("The Asian Infrastructure Investment Bank is considering a further $150 million for the dam.")
     assert m.kind == "financing" and m.lender == "aiib"
