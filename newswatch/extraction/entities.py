@@ -74,40 +74,69 @@ _TITLE_WORDS = {"President", "Premier", "Minister", "Mr", "Mrs", "Ms", "Dr", "Ki
                 "Sheikh", "General", "Senator", "Governor", "Ambassador", "Secretary", "Chancellor", "Mayor"}
 
 
+class _Tokens:
+    """The tokens of a text as ``(start, end, normalised word)``; the words are found at C speed
+    (``findall``) and a token's offsets only when asked for (most tokens start no gazetteer form)."""
+
+    __slots__ = ("text", "raw", "words", "spans", "cursor")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.raw = TOKEN_RE.findall(text)
+        if "'" in text or "’" in text:  # only tokens with an apostrophe need normalising ("China's")
+            self.words = [normalize_token(w) if ("'" in w or "’" in w) else w for w in self.raw]
+        else:
+            self.words = self.raw
+        self.spans: list[tuple[int, int]] = []
+        self.cursor = 0
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, k: int) -> tuple[int, int, str]:
+        spans = self.spans
+        if k >= len(spans):
+            # tokens are consecutive and separated by non-word characters, so the next occurrence of a token's
+            # text after the previous token is that token
+            raw, text, cursor = self.raw, self.text, self.cursor
+            for j in range(len(spans), k + 1):
+                w = raw[j]
+                s = text.find(w, cursor)
+                cursor = s + len(w)
+                spans.append((s, cursor))
+            self.cursor = cursor
+        s, e = spans[k]
+        return s, e, self.words[k]
+
+
 def _gazetteer_mentions(text: str) -> list[Mention]:
     from .gazetteer import _END
 
     g = load()
     trie = g.trie
-    toks = []
-    for m in TOKEN_RE.finditer(text):
-        w = m.group()
-        if "'" in w or "’" in w:  # only tokens with an apostrophe need normalising ("China's")
-            w = normalize_token(w)
-        s, e = m.span()
-        toks.append((s, e, w))
+    toks = _Tokens(text)
+    words = toks.words
+    first = g.first_tokens
     out: list[Mention] = []
-    i, n = 0, len(toks)
-    while i < n:
-        node = trie.get(toks[i][2])
-        if node is None:
-            i += 1
-            continue
+    i, n = 0, len(words)
+    for c in [k for k, w in enumerate(words) if w in first]:
+        if c < i:
+            continue  # inside the previous mention
+        i = c
+        node = trie[words[i]]
         hit, j = None, i
         while node is not None:  # walk the trie; remember the longest complete form
             if _END in node:
                 hit = (j - i + 1, node[_END])
             j += 1
-            node = node.get(toks[j][2]) if j < n else None
+            node = node.get(words[j]) if j < n else None
         if hit is None:
-            i += 1
             continue
         length, ref = hit
         start, end = toks[i][0], toks[i + length - 1][1]
         surface = text[start:end]
         if _skip(text, toks, i, length, surface, ref):
-            i += 1  # a shorter or later form may still start inside ("the West Bank" -> "West Bank")
-            continue
+            continue  # a shorter or later form may still start inside ("the West Bank" -> "West Bank")
         out.append(Mention(start, end, surface, ref))
         i += length
     if g.ambiguous_us_state and any(_bare(m.surface) in g.ambiguous_us_state for m in out):
