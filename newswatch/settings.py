@@ -66,6 +66,7 @@ class Settings:
     max_retry_after: float = 10.0  # longest Retry-After we wait for inside a run
     fetch_concurrency: int = 16
     cpu_workers: int | None = None  # processes for extract/enrich in an in-process Beam worker; None = auto
+    staging_dir: str | None = None  # where a run's entries are staged for the Beam workers; None = <home>/staging
     min_text_chars: int = 200  # shorter main text = "no extractable text" (menus, paywalls, error pages)
     lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
@@ -105,6 +106,7 @@ class Settings:
             max_page_bytes=int(_env("NEWSWATCH_MAX_PAGE_BYTES", str(5 * 1024 * 1024))),
             fetch_concurrency=int(_env("NEWSWATCH_FETCH_CONCURRENCY", "16")),
             cpu_workers=int(_env("NEWSWATCH_CPU_WORKERS")) if _env("NEWSWATCH_CPU_WORKERS") else None,
+            staging_dir=_env("NEWSWATCH_STAGING_DIR"),
             min_text_chars=int(_env("NEWSWATCH_MIN_TEXT_CHARS", "200")),
             lock_ttl=float(_env("NEWSWATCH_LOCK_TTL", "3600")),
             smtp_host=_env("SMTP_HOST"),
@@ -146,6 +148,11 @@ class Settings:
     @property
     def effective_es_url(self) -> str:
         return self.es_url or self.local_es_url
+
+    @property
+    def effective_staging_dir(self) -> str:
+        """A local directory, or any location Beam's FileSystems can write (gs://..., s3://...)."""
+        return self.staging_dir or str(self.home / "staging")
 
     def index(self, name: str) -> str:
         """Name of one of newswatch's indices/aliases: stories, errors, feeds, runs, alerts..."""

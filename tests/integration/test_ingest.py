@@ -79,6 +79,13 @@ def test_both_feeds_index_every_story_once(two_feed_run, settings, es_client, go
         assert len(story["text"]) > 300, name
 
 
+def test_staged_entry_files_are_gone_after_the_run(two_feed_run, settings):
+    _, summary, _ = two_feed_run
+    staging = settings.home / "staging"
+    assert summary["counts"]["new"] > 0 and staging.is_dir()  # the run staged its entries there
+    assert list(staging.iterdir()) == []
+
+
 def test_404_and_metadata_link_become_error_records(two_feed_run, settings, es_client, fixture_server):
     _path, summary, _ = two_feed_run
     errors = _errors(es_client, Indices(settings))
