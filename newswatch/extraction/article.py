@@ -8,6 +8,7 @@ import trafilatura
 from trafilatura import metadata as tmeta
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
+from lxml.etree import XPath
 
 _LANG = re.compile(rb"<html[^>]*\blang=[\"']?([A-Za-z]{2,3})", re.I)
 
@@ -56,6 +57,24 @@ _THOROUGH = Extractor(output_format="python", fast=False, precision=True, commen
 _DATE_PARAMS = dict(_FAST.date_params)  # as trafilatura's own metadata pass (config: extensive search)
 
 
+# trafilatura's byline search (``extract_author``) copies the tree and runs three XPaths whose regular-expression
+# tests call back into Python for every element: about 1 ms a page. Each of its expressions needs an <author> or
+# <rel> element, or one of these words in a class, id, itemprop, rel, data-testid or data-component attribute
+# (tests/unit/test_extraction.py checks this against the installed trafilatura's expressions); where none is
+# there, the search cannot find anything and is skipped.
+AUTHOR_WORDS = ("author", "byl", "bbl", "username", "zuozhe", "bianji", "xiaobian", "channel-name", "submitted-by",
+                "posted-by", "journalist-name", "screenname", "writer")
+_AUTHOR_WORDS_RE = re.compile("|".join(AUTHOR_WORDS))
+_AUTHOR_ATTRS = XPath("//@class|//@id|//@itemprop|//@rel|//@data-testid|//@data-component")
+_AUTHOR_ELEMENTS = XPath("//author|//rel")
+
+
+def _may_name_author(tree) -> bool:
+    if _AUTHOR_ELEMENTS(tree):
+        return True
+    return _AUTHOR_WORDS_RE.search(" ".join(_AUTHOR_ATTRS(tree)).lower()) is not None
+
+
 def _metadata(tree, url: str | None, author_hint: str | None) -> dict:
     """Title, author, date, URL and site name: trafilatura's ``extract_metadata`` without what newswatch does
     not use (categories, tags, license: about a seventh of an extraction), and without the costly search of
@@ -69,7 +88,7 @@ def _metadata(tree, url: str | None, author_hint: str | None) -> dict:
     except Exception:  # noqa: BLE001 - as trafilatura: bugs in JSON-LD parsing must not lose the page
         pass
     title = md.title or tmeta.extract_title(tree)
-    author = md.author or author_hint or tmeta.extract_author(tree)
+    author = md.author or author_hint or (tmeta.extract_author(tree) if _may_name_author(tree) else None)
     page_url = md.url or tmeta.extract_url(tree, url)
     date = tmeta.find_date(tree, **{**_DATE_PARAMS, "url": page_url})
     sitename = md.sitename or tmeta.extract_sitename(tree)

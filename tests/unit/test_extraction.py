@@ -1,6 +1,7 @@
 """Unit tests of the extraction rules, on sentences written for these tests (not the gold pages)."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -221,6 +222,26 @@ def test_page_metadata_comes_first_and_the_feed_author_fills_the_gap():
     byline = "<p class='author'>By Timur Aliev</p>"
     assert html_to_article(_page(byline=byline))["author"] == "Timur Aliev"  # no hint: the page's byline
     assert html_to_article(_page(meta), url="https://kabar.kg/x")["url"] == "https://kabar.kg/x"
+
+
+def test_byline_search_is_skipped_only_where_it_cannot_find_anything():
+    """The shortcut in article._may_name_author must cover every test of trafilatura's byline expressions."""
+    from trafilatura.xpaths import AUTHOR_XPATHS
+
+    from newswatch.extraction.article import AUTHOR_WORDS
+
+    for xp in AUTHOR_XPATHS:
+        for attr, value in re.findall(r"@([\w-]+)[,=]\s*'([^']*)'", xp.path):
+            assert attr in ("class", "id", "itemprop", "rel", "data-testid", "data-component"), attr
+            for alternative in value.split("|"):
+                word = re.sub(r"\[(\w)\w*\]", r"\1", alternative).replace("-?", "").lower()
+                assert any(w in word for w in AUTHOR_WORDS), (attr, alternative)
+        bare = re.sub(r"@[\w-]+[,=]\s*'[^']*'", "", xp.path)
+        for element_test in re.findall(r"(?<![:@\w])([a-z]+)\s*=\s*'", bare):
+            assert element_test == "rel"  # a child element: _may_name_author looks for <rel> elements
+    byline = "<p class='article-writer'>By Timur Aliev</p>"
+    assert html_to_article(_page(byline=byline))["author"] == "Timur Aliev"
+    assert html_to_article(_page(byline="<p>Photo: AFP</p>"))["author"] is None
 
 
 def test_organisation_names_do_not_decide_the_kind_of_flow():
