@@ -80,4 +80,10 @@ def call(workers: int, fn, *args):
     return fn(*args)
 
 
-__all__ = ["BrokenProcessPool", "available_cores", "call", "get_pool", "prewarm"]
+def run_each(fn, elements: list, args: tuple) -> list:
+    """``[fn(e, *args) for e in elements]``: a batch of elements makes one trip to a worker (each trip costs the
+    submitting process about 0.4 ms of pickling, pipes and thread hand-offs)."""
+    return [fn(e, *args) for e in elements]
+
+
+__all__ = ["BrokenProcessPool", "available_cores", "call", "get_pool", "prewarm", "run_each"]

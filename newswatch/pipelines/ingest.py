@@ -62,10 +62,8 @@ class _Concurrent(beam.DoFn):
         self.finished: queue.SimpleQueue = queue.SimpleQueue()
 
     def process(self, element):
-        future = self._submit(element)
-        self.pending += 1
-        future.add_done_callback(lambda f: self.finished.put((element, f)))
-        while True:
+        self._enqueue(element)
+        while True:  # emit what has finished; wait only when ``limit`` elements are in flight
             try:
                 item = self.finished.get(block=self.pending >= self.limit)
             except queue.Empty:
@@ -73,9 +71,18 @@ class _Concurrent(beam.DoFn):
             yield from self._emit(*item)
 
     def finish_bundle(self):
+        self._flush()
         while self.pending:
             for out in self._emit(*self.finished.get()):
                 yield _windowed(out)
+
+    def _enqueue(self, element):
+        future = self._submit(element)
+        self.pending += 1
+        future.add_done_callback(lambda f: self.finished.put((element, f)))
+
+    def _flush(self):
+        """Submit anything held back (a subclass that batches)."""
 
     def _emit(self, element, future):
         self.pending -= 1
@@ -135,13 +142,17 @@ class Fetch(_Concurrent):
 
 class CpuStage(_Concurrent):
     """Run a pure stage function of :mod:`.stages` on every element: in the extraction worker processes
-    (``settings.cpu_workers`` > 0, up to ``16 x workers + 16`` elements in flight), or inline.
+    (``settings.cpu_workers`` > 0), or inline.
 
-    ``stages`` names the stages the function goes through (``analyze_page``: extract, then enrich, so a page
-    makes one trip to a worker); each has its counter (extracted, enriched), and a dead letter's ``stage``
-    says how far the element got. A worker process that dies (killed, out of memory) takes the elements in
-    flight with it: each is run again alone on a new pool, and one that kills that one too is a dead letter.
+    Elements go to the workers in batches of ``BATCH`` (one trip each way per batch), with up to
+    ``16 x workers + 16`` elements in flight; results are emitted as batches finish. ``stages`` names the stages
+    the function goes through (``analyze_page``: extract, then enrich); each has its counter (extracted,
+    enriched), and a dead letter's ``stage`` says how far the element got. A worker process that dies (killed,
+    out of memory) takes the elements in flight with it: each is run again alone on a new pool, and one that
+    kills that one too is a dead letter.
     """
+
+    BATCH = 8
 
     def __init__(self, settings: Settings, fn, args: tuple, stages: tuple[str, ...]):
         super().__init__(settings, stages)
@@ -153,36 +164,56 @@ class CpuStage(_Concurrent):
         # enough queued work to keep the workers busy while this thread waits on a bulk request (~0.1 s)
         self.limit = 16 * self.workers + 16
 
+    def start_bundle(self):
+        super().start_bundle()
+        self.batch: list = []
+
     def process(self, element):
         if not self.workers:
             yield self._out(*self.fn(element, *self.args))
             return
         yield from super().process(element)
 
-    def _submit(self, element):
-        try:
-            return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args)
-        except cpu_pool.BrokenProcessPool:  # broke between get_pool() and submit(): the next one is new
-            return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args)
+    def _enqueue(self, element):
+        self.batch.append(element)
+        if len(self.batch) >= self.BATCH:
+            self._flush()
 
-    def _result(self, element, future):
+    def _flush(self):
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
         try:
-            return future.result()
+            future = cpu_pool.get_pool(self.workers).submit(cpu_pool.run_each, self.fn, batch, self.args)
+        except cpu_pool.BrokenProcessPool:  # broke between get_pool() and submit(): the next one is new
+            future = cpu_pool.get_pool(self.workers).submit(cpu_pool.run_each, self.fn, batch, self.args)
+        self.pending += len(batch)
+        future.add_done_callback(lambda f: self.finished.put((batch, f)))
+
+    def _emit(self, batch, future):
+        self.pending -= len(batch)
+        try:
+            results = future.result()
         except cpu_pool.BrokenProcessPool as exc:
-            # a worker died (killed, out of memory) and every element in flight failed with it: run this one
-            # again, alone on a new pool, so a second death can only be its own doing
-            log.error("an extraction worker process died (%s); running %s again on its own", exc,
-                      element.get("url") or element.get("id"))
-            try:
-                return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args).result()
-            except cpu_pool.BrokenProcessPool as again:
-                return DEAD, dead_letter(self.stages[0], element, f"the worker process died on this page, twice: "
-                                                                  f"{again}", "worker_died")
-            except Exception as again:
-                return DEAD, dead_letter(self.stages[0], element, f"{type(again).__name__}: {again}",
-                                         "worker_error")
-        except Exception as exc:  # e.g. a result that cannot be pickled: recorded, not a crash
-            return DEAD, dead_letter(self.stages[0], element, f"{type(exc).__name__}: {exc}", "worker_error")
+            # a worker died (killed, out of memory) and every element in flight failed with it: run each of
+            # these again, alone on a new pool, so a second death can only be the element's own doing
+            log.error("an extraction worker process died (%s); running %d pages again one by one", exc, len(batch))
+            results = [self._alone(element) for element in batch]
+        except Exception as exc:  # e.g. a result that cannot be pickled: each element on its own
+            log.error("a batch of %d pages failed in the worker (%s: %s); running them one by one", len(batch),
+                      type(exc).__name__, exc)
+            results = [self._alone(element) for element in batch]
+        for result in results:
+            yield self._out(*result)
+
+    def _alone(self, element) -> tuple[str, dict]:
+        try:
+            return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args).result()
+        except cpu_pool.BrokenProcessPool as again:
+            return DEAD, dead_letter(self.stages[0], element, f"the worker process died on this page, twice: "
+                                                              f"{again}", "worker_died")
+        except Exception as again:
+            return DEAD, dead_letter(self.stages[0], element, f"{type(again).__name__}: {again}", "worker_error")
 
 
 class Spool:
