@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pools: dict[int, ProcessPoolExecutor] = {}
 _warm: set[int] = set()  # pool sizes whose processes are up
+_starting: dict[int, threading.Event] = {}  # pool sizes being started by prewarm(); set when done (or failed)
 
 
 def available_cores() -> int:
@@ -54,8 +55,10 @@ def get_pool(workers: int) -> ProcessPoolExecutor:
 
 def prewarm(workers: int) -> None:
     """Start the pool's processes in the background (the forkserver imports take about a second)."""
-    if workers <= 0 or workers in _warm:
-        return
+    with _lock:
+        if workers <= 0 or workers in _warm or (workers in _starting and not _starting[workers].is_set()):
+            return
+        done = _starting[workers] = threading.Event()
 
     def run():
         try:
@@ -65,13 +68,18 @@ def prewarm(workers: int) -> None:
             _warm.add(workers)
         except Exception as exc:  # the DoFns call get_pool() again when they need it; that one reports
             log.warning("could not start the extraction worker processes: %s", exc)
+        finally:
+            done.set()
 
     threading.Thread(target=run, name="newswatch-prewarm", daemon=True).start()
 
 
-def call(workers: int, fn, *args):
-    """``fn(*args)`` in a worker process if the pool of ``workers`` is already up, else right here (a pool
-    that is still starting would make the caller wait longer than doing the work itself)."""
+def call(workers: int, fn, *args, wait: float = 1.0):
+    """``fn(*args)`` in a worker process if the pool of ``workers`` is up (or comes up within ``wait`` seconds
+    after :func:`prewarm` started it: about a second from scratch), else right here."""
+    starting = _starting.get(workers)
+    if workers > 0 and workers not in _warm and starting is not None:
+        starting.wait(wait)
     if workers > 0 and workers in _warm:
         try:
             return get_pool(workers).submit(fn, *args).result()

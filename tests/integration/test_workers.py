@@ -64,3 +64,18 @@ def test_a_dying_worker_loses_only_the_page_that_kills_it(es_settings, fault_rep
     assert cpu_pool.get_pool(2).submit(os.getpid).result() != os.getpid()  # the pool works again afterwards
     fault_report("extraction worker killed mid-run", injected=1, survived=39, lost=0,
                  note="in-flight pages re-run alone; the killer page is a dead letter")
+
+
+def test_feed_parsing_waits_for_a_pool_that_is_starting_and_runs_inline_without_one():
+    assert 1 not in cpu_pool._pools  # a pool size no other test uses: this one starts from nothing
+    try:
+        cpu_pool.prewarm(1)
+        assert cpu_pool.call(1, os.getpid, wait=60) != os.getpid()  # waited for the forkserver, then ran there
+    finally:
+        pool = cpu_pool._pools.pop(1, None)
+        cpu_pool._warm.discard(1)
+        cpu_pool._starting.pop(1, None)
+        if pool is not None:
+            pool.shutdown()
+    assert cpu_pool.call(0, os.getpid) == os.getpid()  # no workers: inline
+    assert cpu_pool.call(1, os.getpid) == os.getpid()  # never started: inline, no waiting
