@@ -49,7 +49,9 @@ PREFIXED = re.compile(rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s(?
 PREFIXED_RANGE = re.compile(
     rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?\s?(?P<sep>-|–|to|and)\s?(?P<pre2>{_PRE})?\s?"
     rf"(?P<b>{_NUM})(?P<s2>{_SCALE})?(?:\s(?P<postword>{_WORD})\b)?")
-NUMBER_START = re.compile(r"(?<![\d,.])\d")
+# a digit that does not continue a number (not after a digit, "," or "."); written digit-first, so that ``re``
+# skips to the digits of a text instead of trying the look-behind at every position (3x faster)
+NUMBER_START = re.compile(r"\d(?<![\d,.]\d)")
 PRE_TAIL = re.compile(rf"(?:{_PRE})\s?$")  # a currency prefix right before a number (searched in a small window)
 SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
@@ -97,7 +99,9 @@ GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|
 LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party",
                 "initiative"}
 FLOW_KINDS = {"loan", "grant", "aid", "investment", "financing", "debt"}
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z“\"(])|\n+")
+# a sentence break is group "gap" (after . ! ? and a closing quote, before a capital or an opening quote) or a
+# line break; the punctuation is matched (not looked behind for) so that ``re`` skips ahead to candidates
+SENTENCE_END = re.compile(r"[.!?](?P<gap>[\"”’)]?\s+)(?=[A-Z“\"(])|(?P<gap2>\n+)")
 
 
 @dataclass
@@ -183,14 +187,14 @@ def _find_raw(text: str) -> list[RawMention]:
         before = text[max(0, m.start() - 10):m.start()]
         if m.group("pre2") and currency_of(m.group("pre2"), m.group("postword")) != cur:
             continue  # "C$5 million and A$3 billion": two amounts
-        if m.group("sep") == "and" and not re.search(r"\bbetween\s*$", before, re.I):
+        if m.group("sep") == "and" and not BETWEEN_BEFORE.search(before):
             continue
         if m.group("sep") == "to" and CHANGE_FROM.search(text[max(0, m.start() - 60):m.start()]):
             continue  # "rose from $3 billion to $5 billion": a change, two amounts
         end = m.end("postword") if m.group("postword") else m.end("s2") if m.group("s2") else m.end("b")
         start = m.start()
         if m.group("sep") == "and":
-            start = m.start() - len(before) + re.search(r"\bbetween\s*$", before, re.I).start()
+            start = m.start() - len(before) + BETWEEN_BEFORE.search(before).start()
         keep(_raw(text, start, end, m.group("a"), m.group("s1"), m.group("b"), m.group("s2"), cur, prefixed=True))
     for pos in prefixed_at:
         m = PREFIXED.match(text, pos)
@@ -344,8 +348,9 @@ class _Sentences:
         self.starts: list[int] = []
         self.ends: list[int] = []
         for m in SENTENCE_END.finditer(text):
-            self.starts.append(m.start())
-            self.ends.append(m.end())
+            gap = "gap" if m.group("gap") is not None else "gap2"
+            self.starts.append(m.start(gap))
+            self.ends.append(m.end(gap))
 
     def bounds(self, pos: int) -> tuple[int, int]:
         i = bisect_right(self.ends, pos)  # the first break that ends after ``pos``
@@ -386,6 +391,13 @@ def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: i
     return "investment" if best[2] == "investment_weak" else best[2]
 
 
+BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.I)
+TO_BEFORE = re.compile(r"\b(?:to|for|into|in)\s+(?:the\s+)?$")
+CLAUSE_WORDS = re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b")
+FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$")
+FLOW_NOUN_AFTER = re.compile(r"(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b")
+
+
 def _party_value(m: Mention) -> str | None:
     ref = m.ref
     if ref.type == "country":
@@ -408,9 +420,8 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
     # recipient: "... loan to|for|into Uzbekistan" right after the amount, in the same clause
     for m in after:
         gap = text[end:m.start]
-        if (len(gap) < 45 and re.search(r"\b(?:to|for|into|in)\s+(?:the\s+)?$", gap)
-                and not re.search(r"[,;:]|\b(?:which|that|where|who|used)\b", gap)
-                and not re.match(r"^[-–]", text[m.end:m.end + 1])):
+        if (len(gap) < 45 and TO_BEFORE.search(gap) and not CLAUSE_WORDS.search(gap)
+                and not text[m.end:m.end + 1] in ("-", "–")):
             recipient = m.ref.id if m.ref.type == "country" else m.ref.country
             break
     # recipient: "Kazakhstan (alone) has absorbed ... $33 billion", "Tajikistan's parliament ratified ..."
@@ -422,7 +433,7 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
                 break
     # lender: "from China", an institution or state that gives/lends before the amount, "CCP financing"
     for m in in_sent:
-        if m.start >= end and re.search(r"\bfrom\s+(?:the\s+)?$", text[end:m.start]) and len(text[end:m.start]) < 60:
+        if m.start >= end and len(text[end:m.start]) < 60 and FROM_BEFORE.search(text[end:m.start]):
             lender = _party_value(m)
             break
     if lender is None:
@@ -436,7 +447,7 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
     if lender is None:
         for m in in_sent:  # "<party> financing|loans|investment" right next to the flow word
             tail = text[m.end:m.end + 25]
-            if re.match(r"^(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b", tail):
+            if FLOW_NOUN_AFTER.match(tail):
                 lender = _party_value(m)
                 break
     if lender is None and kind in FLOW_KINDS:
