@@ -123,8 +123,8 @@ def get_feed_states(es: Elasticsearch, ix: Indices, urls: list[str]) -> dict[str
 
 def put_feed_states(es: Elasticsearch, ix: Indices, states: list[dict]) -> None:
     if states:
+        # no refresh: the next run reads them with mget, which is real-time
         bulk_write(es, ix.feeds, ({"_id": _feed_doc_id(s["url"]), **s} for s in states))
-        es.indices.refresh(index=ix.feeds)
 
 
 def error_record(stage: str, reason: str, *, url: str | None = None, feed: str | None = None,

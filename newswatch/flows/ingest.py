@@ -20,6 +20,7 @@ from ..connectors import es as esc
 from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
 from ..connectors.http import Fetcher
 from ..pipelines import cpu_pool
+from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
 from ..pipelines.ingest import Spool, cpu_workers_for, run_pipeline
 from ..settings import Settings
 
@@ -200,9 +201,12 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         replayed = replay_spool(settings)
         polled = poll_feeds(settings, specs, run_id, cpu_workers)
         entries = polled.pop("new_entries")
-        # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
-        counts = beam_stage(settings, quote(entries), list(beam_args or []))
-        story_ids = indexed_ids(settings, quote([e["id"] for e in entries]))
+        if entries:
+            # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
+            counts = beam_stage(settings, quote(entries), list(beam_args or []))
+            story_ids = indexed_ids(settings, quote([e["id"] for e in entries]))
+        else:  # nothing new (every feed unchanged or known): no pipeline to start
+            counts, story_ids = dict.fromkeys(PIPELINE_COUNTERS, 0), []
         try:
             commit_feed_states(settings, polled.pop("feed_states"))
         except Exception as exc:  # safe: the next run polls these feeds again and skips known stories
