@@ -5,10 +5,10 @@ import re
 from copy import copy
 
 import trafilatura
+from lxml.etree import XPath
 from trafilatura import metadata as tmeta
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
-from lxml.etree import XPath
 
 _LANG = re.compile(rb"<html[^>]*\blang=[\"']?([A-Za-z]{2,3})", re.I)
 

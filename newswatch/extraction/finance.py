@@ -421,7 +421,7 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
     for m in after:
         gap = text[end:m.start]
         if (len(gap) < 45 and TO_BEFORE.search(gap) and not CLAUSE_WORDS.search(gap)
-                and not text[m.end:m.end + 1] in ("-", "–")):
+                and text[m.end:m.end + 1] not in ("-", "–")):
             recipient = m.ref.id if m.ref.type == "country" else m.ref.country
             break
     # recipient: "Kazakhstan (alone) has absorbed ... $33 billion", "Tajikistan's parliament ratified ..."

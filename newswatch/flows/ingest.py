@@ -25,6 +25,9 @@ from ..pipelines.ingest import Spool, cpu_workers_for, run_pipeline
 from ..settings import Settings
 
 
+SPOOLED = ("stories", "errors")  # what the pipeline spools when Elasticsearch is down
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -49,7 +52,7 @@ def replay_spool(settings: Settings) -> list[str]:
     """Write documents spooled by an earlier run that could not reach Elasticsearch; returns story ids."""
     es = esc.make_client(settings)
     replayed: list[str] = []
-    for kind in ("stories", "errors"):
+    for kind in SPOOLED:
         spool = Spool(settings, kind)
         for path in spool.files():
             docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -199,7 +202,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         return write_summary(settings, summary)
     try:
         # a task only when there is something to replay (the usual case is an empty spool)
-        replayed = replay_spool(settings) if any(Spool(settings, k).files() for k in ("stories", "errors")) else []
+        replayed = replay_spool(settings) if any(Spool(settings, k).files() for k in SPOOLED) else []
         polled = poll_feeds(settings, specs, run_id, cpu_workers)
         entries = polled.pop("new_entries")
         if entries:

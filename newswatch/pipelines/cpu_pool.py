@@ -74,6 +74,15 @@ def prewarm(workers: int) -> None:
     threading.Thread(target=run, name="newswatch-prewarm", daemon=True).start()
 
 
+def submit(workers: int, fn, *args):
+    """``fn(*args)`` on the pool of ``workers``; a pool that broke between :func:`get_pool` and the submission is
+    replaced once."""
+    try:
+        return get_pool(workers).submit(fn, *args)
+    except BrokenProcessPool:
+        return get_pool(workers).submit(fn, *args)
+
+
 def call(workers: int, fn, *args, wait: float = 1.0):
     """``fn(*args)`` in a worker process if the pool of ``workers`` is up (or comes up within ``wait`` seconds
     after :func:`prewarm` started it: about a second from scratch), else right here."""
@@ -82,7 +91,7 @@ def call(workers: int, fn, *args, wait: float = 1.0):
         starting.wait(wait)
     if workers > 0 and workers in _warm:
         try:
-            return get_pool(workers).submit(fn, *args).result()
+            return submit(workers, fn, *args).result()
         except BrokenProcessPool:
             pass  # the next get_pool() replaces it
     return fn(*args)
@@ -94,4 +103,4 @@ def run_each(fn, elements: list, args: tuple) -> list:
     return [fn(e, *args) for e in elements]
 
 
-__all__ = ["BrokenProcessPool", "available_cores", "call", "get_pool", "prewarm", "run_each"]
+__all__ = ["BrokenProcessPool", "available_cores", "call", "get_pool", "prewarm", "run_each", "submit"]

@@ -183,10 +183,7 @@ class CpuStage(_Concurrent):
         batch, self.batch = self.batch, []
         if not batch:
             return
-        try:
-            future = cpu_pool.get_pool(self.workers).submit(cpu_pool.run_each, self.fn, batch, self.args)
-        except cpu_pool.BrokenProcessPool:  # broke between get_pool() and submit(): the next one is new
-            future = cpu_pool.get_pool(self.workers).submit(cpu_pool.run_each, self.fn, batch, self.args)
+        future = cpu_pool.submit(self.workers, cpu_pool.run_each, self.fn, batch, self.args)
         self.pending += len(batch)
         future.add_done_callback(lambda f: self.finished.put((batch, f)))
 
@@ -208,7 +205,7 @@ class CpuStage(_Concurrent):
 
     def _alone(self, element) -> tuple[str, dict]:
         try:
-            return cpu_pool.get_pool(self.workers).submit(self.fn, element, *self.args).result()
+            return cpu_pool.submit(self.workers, self.fn, element, *self.args).result()
         except cpu_pool.BrokenProcessPool as again:
             return DEAD, dead_letter(self.stages[0], element, f"the worker process died on this page, twice: "
                                                               f"{again}", "worker_died")
