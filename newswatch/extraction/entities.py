@@ -28,12 +28,14 @@ _TITLES = (r"(?:(?:Deputy|deputy|Vice|vice|Prime|Foreign|Finance|Economy|Economi
            r"Speaker|Ombudsman|General)")
 _NAME = r"((?:[A-Z][a-zà-ÿāēīōūğşı'’\-]+)(?:\s+[A-Z][a-zà-ÿāēīōūğşı'’\-]+){1,2})"
 PERSON_TITLE_RE = fast_start(re.compile(rf"\b{_TITLES}\s+{_NAME}"))
-PERSON_APPOSITIVE_RE = fast_start(re.compile(
-    rf"\b{_NAME},\s+(?:(?:a|an|the)\s+)?(?:(?:senior|chief|former|deputy|managing|executive|lead|research)\s+)*"
+_PERSON_APPOSITIVE_TAIL = (
+    r",\s+(?:(?:a|an|the)\s+)?(?:(?:senior|chief|former|deputy|managing|executive|lead|research)\s+)*"
     r"(?:director|analyst|economist|professor|researcher|fellow|spokesman|spokeswoman|spokesperson|head|"
     r"chairman|chairwoman|president|minister|adviser|advisor|expert|author|founder|CEO|chief executive|"
-    r"journalist|editor|lecturer|scholar|ambassador|governor)\b"))
-PERSON_SAID_RE = fast_start(re.compile(rf"\b(?:said|says|told|according to)\s+{_NAME}\b"))
+    r"journalist|editor|lecturer|scholar|ambassador|governor)\b")
+PERSON_APPOSITIVE_RE = fast_start(re.compile(rf"\b{_NAME}{_PERSON_APPOSITIVE_TAIL}"))
+_SAID = r"(?:said|says|told|according to)\s+"
+PERSON_SAID_RE = fast_start(re.compile(rf"\b{_SAID}{_NAME}\b"))
 
 _ORG_WORD = r"[A-Z][\w&'’\-]*"
 _ORG_SUFFIX = (r"(?:Bank|Fund|Endowment|Society|Alliance|Partnership|Secretariat|Chamber|Institute|Institution|University|College|Organization|Organisation|Ministry|Agency|"
@@ -46,14 +48,24 @@ ORG_SUFFIX_RE = fast_start(re.compile(
 ORG_OF_RE = fast_start(re.compile(
     rf"\b((?:Ministry|Bank|University|College|Institute|Academy|Council|Office)\s+(?:of|for)\s+(?:the\s+)?"
     rf"{_ORG_WORD}(?:\s+{_ORG_WORD})?(?:\s+(?:and|&)\s+{_ORG_WORD})?)"))
-ORG_APPOSITIVE_RE = fast_start(re.compile(
-    rf"\b({_ORG_WORD}(?:\s+{_ORG_WORD}){{0,3}}),\s+(?:a|an|the)\s+(?:[\w\-]+\s+){{0,3}}?"
+_ORG_APPOSITIVE_TAIL = (
+    r",\s+(?:a|an|the)\s+(?:[\w\-]+\s+){0,3}?"
     r"(?:think tank|research lab|research group|research centre|research center|research institute|"
     r"consultancy|company|firm|bank|lender|newspaper|news agency|broadcaster|fund|NGO|non-profit|nonprofit|"
-    r"watchdog|university|institute|start-up|startup|conglomerate|state company|state-owned company)\b"))
-ORG_AFTER_NOUN_RE = fast_start(re.compile(
-    r"\b(?:company|firm|lender|group|giant|conglomerate|operator|developer|contractor|bank)\s+"
-    r"([A-Z][A-Za-z0-9&\-]+(?:\s+[A-Z][A-Za-z0-9&\-]+){0,2})"))
+    r"watchdog|university|institute|start-up|startup|conglomerate|state company|state-owned company)\b")
+ORG_APPOSITIVE_RE = fast_start(re.compile(rf"\b({_ORG_WORD}(?:\s+{_ORG_WORD}){{0,3}}){_ORG_APPOSITIVE_TAIL}"))
+_AFTER_NOUN = r"(?:company|firm|lender|group|giant|conglomerate|operator|developer|contractor|bank)\s+"
+ORG_AFTER_NOUN_RE = fast_start(re.compile(rf"\b{_AFTER_NOUN}([A-Z][A-Za-z0-9&\-]+(?:\s+[A-Z][A-Za-z0-9&\-]+){{0,2}})"))
+# Each rule above is a name next to words it needs. A text without those words cannot match, and is not
+# scanned name by name: each gate below is a contiguous part of its pattern (its tail, or its head followed by
+# the capital letter that starts the name), so a match of the pattern always contains a match of its gate.
+# Searching for the gate costs a fraction of the name scan (", " or the words come first).
+RULE_GATES = {
+    PERSON_APPOSITIVE_RE: re.compile(_PERSON_APPOSITIVE_TAIL),
+    ORG_APPOSITIVE_RE: re.compile(_ORG_APPOSITIVE_TAIL),
+    PERSON_SAID_RE: re.compile(rf"{_SAID}[A-Z]"),
+    ORG_AFTER_NOUN_RE: re.compile(rf"{_AFTER_NOUN}[A-Z]"),
+}
 ACRONYM_RE = re.compile(r"\(([A-Z][A-Za-z&]{1,7})\)")
 _FUNCTION_WORDS = {"The", "A", "An", "In", "On", "At", "For", "Of", "And", "But", "Or", "If", "As", "By", "To",
                    "This", "That", "These", "Those", "It", "Its", "He", "She", "They", "We", "Last", "Next",
@@ -135,7 +147,7 @@ def _gazetteer_mentions(text: str) -> list[Mention]:
         length, ref = hit
         start, end = toks[i][0], toks[i + length - 1][1]
         surface = text[start:end]
-        if _skip(text, toks, i, length, surface, ref):
+        if _skip(text, toks, i, length, start, end, surface, ref):
             continue  # a shorter or later form may still start inside ("the West Bank" -> "West Bank")
         out.append(Mention(start, end, surface, ref))
         i += length
@@ -155,26 +167,35 @@ def _capitalised_name_word(text: str, tok: tuple[int, int, str]) -> bool:
     return (word,) not in g.forms
 
 
-def _skip(text: str, toks: list, i: int, length: int, surface: str, ref: Ref) -> bool:
+def _skip(text: str, toks: _Tokens, i: int, length: int, start: int, end: int, surface: str, ref: Ref) -> bool:
+    """Whether the gazetteer form ``surface`` (tokens i .. i+length-1, at [start, end)) is not a mention of
+    ``ref``. The neighbouring words are looked at only for the few forms whose rules need them."""
+    kind = ref.type
+    if kind == "country":
+        if ref.id == "US" and surface in ("US", "U.S.") and text[end:end + 3].lstrip().startswith("$"):
+            return True  # "US $127 billion" is a currency, not a mention of the country
+        caps = surface.isupper() and len(surface) <= 3
+        name_place = _bare(surface) in load().person_name_places
+        if not (caps or name_place):
+            return False
+    elif not (kind == "region" and surface.lower() == "the west"):
+        return False
     g = load()
-    start, end = toks[i][0], toks[i + length - 1][1]
     prev = toks[i - 1] if i > 0 and text[toks[i - 1][1]:start] == " " else None
     nxt = toks[i + length] if i + length < len(toks) and text[end:toks[i + length][0]] == " " else None
-    if ref.id == "US" and surface in ("US", "U.S.") and text[end:end + 3].lstrip().startswith("$"):
-        return True  # "US $127 billion" is a currency, not a mention of the country
-    if ref.type == "country" and surface.isupper() and len(surface) <= 3:
+    if kind == "region":
+        return nxt is not None and nxt[2][:1].isupper()  # "the West Bank", "the West End"
+    if caps:
         # "LET US KNOW": an all-caps line, where "US" may be the pronoun
         near = [t for t in (prev, nxt) if t is not None]
         if any(t[2].isupper() and t[2].isalpha() and len(t[2]) >= 2 and (t[2],) not in g.forms for t in near):
             return True
-    if ref.type == "country" and _bare(surface) in g.person_name_places:
+    if name_place:
         # "Michael Jordan", "Chad Smith", "George Washington": part of a person's name
         if prev is not None and _capitalised_name_word(text, prev):
             return True
         if nxt is not None and _capitalised_name_word(text, nxt):
             return True
-    if ref.type == "region" and surface.lower() == "the west" and nxt is not None and nxt[2][:1].isupper():
-        return True  # "the West Bank", "the West End"
     return False
 
 
@@ -294,13 +315,14 @@ def _rule_mentions(text: str, found: list[Mention]) -> list[Mention]:
         spans.add(start, end)
         hard.add(start, end)
 
+    gates = {rx: gate.search(text) is not None for rx, gate in RULE_GATES.items()}
     for rx in (PERSON_TITLE_RE, PERSON_APPOSITIVE_RE, PERSON_SAID_RE):
-        for m in rx.finditer(text):
+        for m in (rx.finditer(text) if gates.get(rx, True) else ()):
             name = m.group(1)
             if _valid_name(name):
                 add(m.start(1), m.end(1), Ref("person", _slug(name), name))
     for rx in (ORG_APPOSITIVE_RE, ORG_AFTER_NOUN_RE):
-        for m in rx.finditer(text):
+        for m in (rx.finditer(text) if gates[rx] else ()):
             name = m.group(1)
             key = tuple(tokens_of(name))
             if _is_function_word(name.split()[0]) or key in g.forms or len(name) < 3:

@@ -44,3 +44,30 @@ def test_rule_patterns_match_exactly_as_written(rx, fixtures_dir):
     for page in sorted((fixtures_dir / "articles").glob("*.html")):
         text = lxml.html.fromstring(page.read_bytes()).text_content()
         assert [m.group(0) for m in rx.finditer(text)] == [m.group(0) for m in original.finditer(text)]
+
+
+
+EXAMPLES = {  # a text with a match of the rule, and the name the rule finds there
+    "PERSON_APPOSITIVE_RE": ("Aziz Karimov, a senior economist at the bank, said so.", "Aziz Karimov"),
+    "ORG_APPOSITIVE_RE": ("Geocase, a Georgian think tank, disagreed.", "Geocase"),
+    "PERSON_SAID_RE": ("The deal is done, said Aziz Karimov on Monday.", "Aziz Karimov"),
+    "ORG_AFTER_NOUN_RE": ("The Chinese company Xinjiang Tianshan built it.", "Xinjiang Tianshan"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_rule_gates_are_part_of_every_match(name, fixtures_dir):
+    """A text is scanned for a rule only if the rule's gate occurs in it: each match must contain the gate."""
+    rx = getattr(entities, name)
+    gate = entities.RULE_GATES[rx]
+    example, found = EXAMPLES[name]
+    texts = [example] + [lxml.html.fromstring(p.read_bytes()).text_content()
+                         for p in sorted((fixtures_dir / "articles").glob("*.html"))]
+    matches = [m.group(0) for t in texts for m in rx.finditer(t)]
+    assert matches
+    for m in matches:
+        assert gate.search(m) is not None, (name, m)
+    # the gate is selective: prose without the rule's words does not open it
+    assert gate.search("Kazakhstan received a $100 million loan from the Asian Development Bank.") is None
+    # and a gated rule still finds its names
+    assert found in [m.surface for m in entities.find_mentions(example)]
