@@ -182,6 +182,7 @@ class CpuMeter:
 def bench_e2e(corpus: Corpus, s: Settings, beam_args: list[str], runs: int = 2) -> list[dict]:
     from prefect import flow
 
+    from newswatch.connectors import es as esc
     from newswatch.flows.ingest import run_ingest
 
     @flow
@@ -189,6 +190,8 @@ def bench_e2e(corpus: Corpus, s: Settings, beam_args: list[str], runs: int = 2) 
         return 1
 
     warm()  # start Prefect's ephemeral API once: a fixed cost, not throughput
+    # the indices exist, as for every scheduled run after the first (their creation is timed apart, in main)
+    esc.ensure_indices(esc.make_client(s), s)
     feeds = corpus.write_feeds_file(Path(tempfile.mkdtemp()) / "feeds.txt")
     out = []
     for _ in range(runs):
@@ -311,6 +314,9 @@ def main() -> None:
         rows.append(("stage: enrich (entities + finance, 1 core)", enrich["total"]))
         rows.append(("stage: index (bulk into ES)", bench_index(arts, s)))
         _cleanup(s)
+        from newswatch.connectors.es import ensure_indices, make_client
+
+        t_setup = _timed(ensure_indices, make_client(s), s)[1]  # what only the first run ever pays
         e2e = bench_e2e(corpus, s, beam_args, runs=2)
         rows.append((f"newswatch end to end ({e2e[0]['indexed']} indexed)", e2e[0]["seconds"]))
         # the machine's speed drifts: the baseline again, right after the end-to-end runs; ratios use the
@@ -343,7 +349,9 @@ def main() -> None:
               f"({t_base / n * 1e3:.2f} ms = one baseline article)")
     total = sum(first["cpu"].values())
     print(f"  {'total':<22} {total:6.2f} CPU-s  ({100 * total / (first['seconds'] * cores):.0f}% of the cores)")
-    print(f"\nenrich per article: median {enrich['median_ms']:.2f} ms, p99 {enrich['p99_ms']:.2f} ms (target < 2 ms)")
+    print(f"\none-off, first run only: creating the indices and templates took {t_setup:.2f} s (not in the "
+          f"end-to-end time; every later run finds them)")
+    print(f"enrich per article: median {enrich['median_ms']:.2f} ms, p99 {enrich['p99_ms']:.2f} ms (target < 2 ms)")
     print(f"second run over unchanged feeds: {e2e[1]['seconds']:.2f}s = {100 * e2e[1]['seconds'] / e2e[0]['seconds']:.1f}% "
           f"of the first ({e2e[1]['fetched']} pages fetched, {e2e[1]['indexed']} indexed; target < 5%)")
     if not args.skip_memory:
