@@ -213,7 +213,10 @@ def _holder_is_gone(doc: dict) -> bool:
 
 
 def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seconds: float = 3600) -> dict | None:
-    """Take the named lock; None if held by a live owner. A dead or expired holder's lock is taken over."""
+    """Take the named lock; None if held by a live owner. A dead or expired holder's lock is taken over.
+
+    Every lock operation works on the one document by id (create, real-time get, writes conditional on its
+    sequence number), so none needs the index refreshed."""
     import os
     import socket
     from datetime import timedelta
@@ -224,7 +227,7 @@ def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seco
     doc = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(),
            "acquired_at": now().isoformat(), "expires_at": (now() + timedelta(seconds=ttl_seconds)).isoformat()}
     try:
-        es.index(index=index, id=name, document=doc, op_type="create", refresh=True)
+        es.index(index=index, id=name, document=doc, op_type="create")
         _ACTIVE_LOCK_OWNERS.add(owner)
         return doc
     except ConflictError:
@@ -237,7 +240,7 @@ def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seco
         return None
     try:
         es.index(index=index, id=name, document=doc, if_seq_no=current["_seq_no"],
-                 if_primary_term=current["_primary_term"], refresh=True)
+                 if_primary_term=current["_primary_term"])
     except ConflictError:
         return None  # someone else took it over first
     _ACTIVE_LOCK_OWNERS.add(owner)
@@ -263,8 +266,7 @@ def release_lock(es: Elasticsearch, ix: Indices, name: str, owner: str) -> bool:
     if current["_source"].get("owner") != owner:
         return False
     try:
-        es.delete(index=index, id=name, if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"],
-                  refresh=True)
+        es.delete(index=index, id=name, if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
     except (ConflictError, NotFoundError):
         return False
     return True
