@@ -66,10 +66,7 @@ def stories_template(prefix: str) -> dict:
         "index_patterns": [f"{prefix}-stories-*"],
         "priority": 200,
         "template": {
-            # no refresh_interval: Elasticsearch's default (1 s) then holds only while the index is searched;
-            # between searches (scheduled runs, nobody in Kibana) the shard skips those refreshes. Each run
-            # refreshes the index itself once its stories are written, before alerts read them.
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
             "mappings": story_mappings(),
         },
         "_meta": {"managed_by": "newswatch", "schema": "Story"},
