@@ -170,10 +170,10 @@ def _capitalised_name_word(text: str, tok: tuple[int, int, str]) -> bool:
 def _skip(text: str, toks: _Tokens, i: int, length: int, start: int, end: int, surface: str, ref: Ref) -> bool:
     """Whether the gazetteer form ``surface`` (tokens i .. i+length-1, at [start, end)) is not a mention of
     ``ref``. The neighbouring words are looked at only for the few forms whose rules need them."""
+    if ref.id == "US" and surface in ("US", "U.S.") and text[end:end + 3].lstrip().startswith("$"):
+        return True  # "US $127 billion" is a currency, not a mention of the country
     kind = ref.type
     if kind == "country":
-        if ref.id == "US" and surface in ("US", "U.S.") and text[end:end + 3].lstrip().startswith("$"):
-            return True  # "US $127 billion" is a currency, not a mention of the country
         caps = surface.isupper() and len(surface) <= 3
         name_place = _bare(surface) in load().person_name_places
         if not (caps or name_place):

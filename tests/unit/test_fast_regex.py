@@ -46,7 +46,6 @@ def test_rule_patterns_match_exactly_as_written(rx, fixtures_dir):
         assert [m.group(0) for m in rx.finditer(text)] == [m.group(0) for m in original.finditer(text)]
 
 
-
 EXAMPLES = {  # a text with a match of the rule, and the name the rule finds there
     "PERSON_APPOSITIVE_RE": ("Aziz Karimov, a senior economist at the bank, said so.", "Aziz Karimov"),
     "ORG_APPOSITIVE_RE": ("Geocase, a Georgian think tank, disagreed.", "Geocase"),
@@ -60,6 +59,15 @@ def test_rule_gates_are_part_of_every_match(name, fixtures_dir):
     """A text is scanned for a rule only if the rule's gate occurs in it: each match must contain the gate."""
     rx = getattr(entities, name)
     gate = entities.RULE_GATES[rx]
+    # structurally: the gate is written into the pattern as it stands, either as its tail or as its head followed
+    # by the capital letter that starts the name
+    if gate.pattern.endswith("[A-Z]"):
+        head = gate.pattern[:-len("[A-Z]")]
+        assert rx.pattern.count(head) == 1
+        assert rx.pattern.split(head, 1)[1].startswith(("([A-Z]", "((?:[A-Z]"))
+    else:
+        assert rx.pattern.endswith(gate.pattern) or rx.pattern.endswith(gate.pattern + ")")
+    assert gate.flags == rx.flags
     example, found = EXAMPLES[name]
     texts = [example] + [lxml.html.fromstring(p.read_bytes()).text_content()
                          for p in sorted((fixtures_dir / "articles").glob("*.html"))]
