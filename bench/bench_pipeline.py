@@ -336,8 +336,11 @@ def main() -> None:
         _cleanup(s)
         corpus.close()
 
-    print(f"\nratios to the faster baseline ({n / t_base:.1f} articles/s; the two differ by "
-          f"{100 * abs(t_base_first - t_base_again) / t_base:.0f}%)")
+    spread = abs(t_base_first - t_base_again) / t_base
+    print(f"\nratios to the faster baseline ({n / t_base:.1f} articles/s; the two differ by {100 * spread:.0f}%)")
+    if spread > 0.15:
+        print("WARNING: the two baseline measurements differ by more than 15%: the machine's speed changed during "
+              "the run, so the ratios below mix fast and slow phases. Run the benchmark again.")
     print(f"{'measurement':<58} {'seconds':>8} {'articles/s':>11} {'x baseline':>11}")
     for name, t in rows:
         print(f"{name:<58} {t:>8.2f} {n / t:>11.1f} {t_base / t:>11.2f}")
