@@ -145,3 +145,61 @@ def test_pipeline_survives_every_web_fault(hostile, fast_settings, tmp_path, pre
     assert summary["counts"]["indexed"] == len(expect_ok)
     fault_report("hostile web in one run", injected=len(expect_err), survived=len(expect_err), lost=0,
                  note=f"{summary['counts']['indexed']} good pages indexed, run took {elapsed:.1f}s")
+
+
+def test_https_certificates_are_verified(tmp_path, settings):
+    """A page over TLS is fetched only from a server whose certificate chain the CA bundle trusts: a self-signed
+    server on loopback is refused (connection_error), never read."""
+    import datetime as dt
+    import http.server
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address(
+                "127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.TraditionalOpenSSL,
+                                                         serialization.NoEncryption()))
+    served = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            served.append(self.path)
+            body = b"<html><body><p>secret</p></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(FetchError) as err:
+            Fetcher(settings).get(f"https://127.0.0.1:{httpd.server_address[1]}/page")
+        assert err.value.kind == "connection_error"
+        assert "certificate" in err.value.reason.lower() or "ssl" in err.value.reason.lower()
+        assert served == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
