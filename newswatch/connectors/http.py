@@ -4,11 +4,13 @@ header parsing run in C, at about a third of the CPU per page of a pure-Python c
 * The guard runs where the socket is opened: libcurl resolves the host and asks this module for each socket
   (``OPENSOCKETFUNCTION``); the address is checked (private, loopback, link-local/cloud metadata, multicast,
   reserved...) and a forbidden one gets no socket. It therefore applies after DNS resolution and on every
-  redirect hop, and no packet is ever sent to a forbidden address.
+  redirect hop, and no packet is ever sent to a forbidden address. (A name with both allowed and forbidden
+  addresses is fetched from an allowed one; the fetch fails as ``forbidden_address`` when none is allowed.)
 * Redirects are followed by hand (bounded), only to http/https; proxies from the environment are ignored.
 * Bodies are received with a byte cap (checked on ``Content-Length`` first, then on the decoded data as it
-  arrives, so a gzip bomb stops at the cap), a read timeout (no data for ``fetch_timeout``) and a total
-  deadline (slow-loris pages).
+  arrives, so a gzip bomb stops at the cap), a read timeout (libcurl's low-speed limit: under a byte a second
+  over ``fetch_timeout``, so a stall is cut after one to two times that) and a total deadline (slow-loris
+  pages).
 * One libcurl handle per thread, reused, so connections are kept alive between pages of a site.
 """
 from __future__ import annotations
@@ -105,6 +107,22 @@ def _retry_after(value: str | None) -> float | None:
             return None
 
 
+def _wire_url(url: str) -> str:
+    """``url`` as it goes on the wire: the host IDNA-encoded, spaces and non-ASCII characters percent-encoded
+    (as a browser, or urllib3, would); a URL that cannot be written so is a ``bad_url`` error."""
+    if url.isascii() and " " not in url:
+        return url
+    from urllib3.util import parse_url
+
+    try:
+        wired = parse_url(url).url
+    except (ValueError, UnicodeError) as exc:
+        raise FetchError(f"bad URL {url[:200]!r}: {exc}", kind="bad_url") from None
+    if not wired.isascii():
+        raise FetchError(f"bad URL {url[:200]!r}: not encodable", kind="bad_url")
+    return wired
+
+
 def _ca_bundle() -> str | None:
     """The CA certificates for https: certifi's (as the rest of the Python stack), else libcurl's own default."""
     try:
@@ -163,6 +181,8 @@ class _Transfer:
                                     status=code)
 
     def header(self, line: bytes) -> None:
+        if self.checked:
+            return  # a trailer after a chunked body: the response's headers were the ones checked
         if line.startswith(b"HTTP/"):  # a new response (e.g. after "100 Continue"): start over
             self.lines.clear()
         self.lines.append(line)
@@ -216,7 +236,8 @@ class Fetcher:
             if transfer is not None and transfer.refused is None:
                 transfer.refused = f"{sockaddr[0]}: {why}"
             return pycurl.SOCKET_BAD
-        return socket.socket(family, socktype, protocol)
+        # the descriptor itself goes to libcurl, which closes it (a copy would be inheritable by children)
+        return socket.socket(family, socktype, protocol).detach()
 
     def get(self, url: str, *, headers: dict | None = None, max_bytes: int | None = None,
             accept_types: tuple[str, ...] | None = HTML_TYPES) -> Response:
@@ -248,26 +269,38 @@ class Fetcher:
         req_headers = {"User-Agent": s.user_agent,
                        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.5"}
         req_headers.update(headers or {})
-        header_lines = [f"{k}: {v}" for k, v in req_headers.items()]
+        try:  # as bytes: a validator from a server (an ETag) may hold any Latin-1 character
+            header_lines = [f"{k}: {v}".encode("latin-1") for k, v in req_headers.items()]
+        except UnicodeEncodeError as exc:
+            raise FetchError(f"request header not encodable: {exc}", kind="bad_url") from None
         started = time.monotonic()
         deadline = started + s.fetch_total_timeout
         redirects: list[str] = []
         current = url
         for _hop in range(s.max_redirects + 1):
-            parts = urlsplit(current)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            wire = _wire_url(current)
+            try:
+                parts = urlsplit(wire)
+                host = parts.hostname
+            except ValueError as exc:  # "http://[::1": not a URL
+                raise FetchError(f"bad URL {current[:200]!r}: {exc}", kind="bad_url") from None
+            if parts.scheme not in ("http", "https") or not host:
                 raise FetchError(f"unsupported URL scheme or host: {current[:200]}", kind="bad_url")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise FetchError(f"took longer than {s.fetch_total_timeout:.0f}s", kind="timeout")
-            t = self._perform(current, header_lines, max_bytes, accept_types, left)
+            t = self._perform(wire, header_lines, max_bytes, accept_types, left)
             status, reason = t.status()
             headers_out = t.headers()
             if status in (301, 302, 303, 307, 308):
                 location = headers_out.get("location")
                 if not location:
                     raise FetchError(f"HTTP {status} without Location", kind="http_error", status=status)
-                nxt = urljoin(current, location)
+                try:
+                    nxt = urljoin(current, location)
+                except ValueError as exc:
+                    raise FetchError(f"bad redirect location {location[:200]!r}: {exc}", kind="bad_url",
+                                     status=status) from None
                 if nxt in redirects or nxt == current:
                     raise FetchError(f"redirect loop at {nxt[:200]}", kind="redirect_loop", status=status)
                 redirects.append(current)
@@ -275,7 +308,7 @@ class Fetcher:
                 continue
             if status == 304:
                 return Response(current, 304, headers_out, b"", redirects, time.monotonic() - started)
-            if status >= 400 or status < 200:
+            if not 200 <= status < 300:  # 4xx, 5xx and the redirects not followed (300, 305...)
                 raise FetchError(f"HTTP {status} {reason}".strip(), kind="http_error", status=status,
                                  retry_after=_retry_after(headers_out.get("retry-after")))
             if not t.checked:  # no body at all: the type and length are checked all the same
@@ -305,13 +338,15 @@ class Fetcher:
                 raise t.error from None
             if code == pycurl.E_WRITE_ERROR and t.skip_body:
                 return t  # a redirect or an error answer: its body was not wanted
-            if t.refused is not None:
+            if t.refused is not None and code == pycurl.E_COULDNT_CONNECT:
                 raise ForbiddenAddress(f"refusing to connect to {urlsplit(url).hostname} ({t.refused})") from None
             if code == pycurl.E_OPERATION_TIMEDOUT:
                 if time.monotonic() - began >= left - 0.05:  # the run's total deadline, not the read timeout
                     raise FetchError(f"took longer than {self.settings.fetch_total_timeout:.0f}s",
                                      kind="timeout") from None
                 raise FetchError(f"timeout: {message}", kind="timeout") from None
+            if code == pycurl.E_URL_MALFORMAT:
+                raise FetchError(f"bad URL {url[:200]}: {message}", kind="bad_url") from None
             if code == pycurl.E_COULDNT_RESOLVE_HOST:
                 raise FetchError(f"DNS lookup failed for {urlsplit(url).hostname}: {message}",
                                  kind="dns_error") from None

@@ -203,3 +203,18 @@ def test_https_certificates_are_verified(tmp_path, settings):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_urls_and_validators_outside_ascii_are_sent_encoded(hostile, settings):
+    """A link with spaces or non-ASCII characters is percent-encoded on the wire (as a browser does), and a
+    validator a server once sent (a Latin-1 ETag) goes back as it came: neither stops a fetch or a feed poll."""
+    before = dict(hostile.hits)
+    resp = Fetcher(settings).get(hostile.url("good-1") + "?q=café au lait")
+    assert resp.status == 200 and b"Kazakhstan" in resp.body
+    assert resp.url.endswith("?q=café au lait")  # the page keeps the URL it was linked as
+    assert hostile.hits.get("/good-1", 0) == before.get("/good-1", 0) + 1
+    resp = Fetcher(settings).get(hostile.url("good-1"), headers={"If-None-Match": '"café"'})
+    assert resp.status == 200
+    with pytest.raises(FetchError) as err:
+        Fetcher(settings).get("http://[::1/broken")
+    assert err.value.kind == "bad_url"
