@@ -84,7 +84,7 @@ class Response:
 
     @property
     def content_type(self) -> str:
-        return (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+        return _media_type(self.headers.get("content-type"))
 
     @property
     def charset(self) -> str | None:
@@ -93,6 +93,11 @@ class Response:
             if k.strip().lower() == "charset" and v.strip():
                 return v.strip().strip('"')
         return None
+
+
+def _media_type(content_type: str | None) -> str:
+    """'text/html; charset=utf-8' -> 'text/html'."""
+    return (content_type or "").split(";")[0].strip().lower()
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -171,7 +176,7 @@ class _Transfer:
             self.skip_body = True
             return
         headers = self.headers()
-        ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        ctype = _media_type(headers.get("content-type"))
         if self.accept_types is not None and ctype and ctype not in self.accept_types:
             self.error = FetchError(f"unsupported content type {ctype!r}", kind="content_type", status=code)
             return
@@ -318,7 +323,7 @@ class Fetcher:
             return Response(current, status, headers_out, b"".join(t.chunks), redirects, time.monotonic() - started)
         raise FetchError(f"too many redirects (> {s.max_redirects})", kind="redirect_loop")
 
-    def _perform(self, url: str, header_lines: list[str], max_bytes: int, accept_types, left: float) -> _Transfer:
+    def _perform(self, url: str, header_lines: list[bytes], max_bytes: int, accept_types, left: float) -> _Transfer:
         """One request (no redirect followed); raises :class:`FetchError` for anything but a received answer."""
         c = self._handle()
         t = _Transfer(max_bytes, accept_types)
