@@ -268,12 +268,14 @@ def _preimport_runner() -> None:
     """Import the modules Beam's DirectRunner loads when it starts (about 0.25 s, the first run of a process)
     in the background, while the feeds are polled (mostly waiting on the network)."""
     def run():
-        try:
-            import apache_beam.runners.direct.direct_runner  # noqa: F401
-            import apache_beam.runners.portability.fn_api_runner.fn_runner  # noqa: F401
-            import apache_beam.runners.portability.prism_runner  # noqa: F401
-        except Exception:  # noqa: BLE001 - only a head start: the runner imports what it needs itself
-            pass
+        import importlib
+
+        for module in ("apache_beam.runners.direct.direct_runner", "apache_beam.runners.portability.prism_runner",
+                       "apache_beam.runners.portability.fn_api_runner.fn_runner"):
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - only a head start: the runner imports what it needs itself
+                return
 
     threading.Thread(target=run, name="newswatch-preimport", daemon=True).start()
 
