@@ -12,7 +12,7 @@ import os
 import random
 import re
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,9 +115,9 @@ class Corpus:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 256
+        from newswatch.sampleserver import LoopbackHTTPServer  # backlog for 16 concurrent connects
+
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         # serve from a separate process (forked with the pages in memory): the site being crawled must not
         # compete with the crawler for the GIL, or the benchmark measures the test server

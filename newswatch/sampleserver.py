@@ -20,6 +20,15 @@ TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset=
          ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
 
 
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server with a listen backlog for a crawler's concurrency. socketserver's default backlog
+    is 5 and is fixed when the constructor binds (hence a class attribute): 16 fetch threads connecting at once
+    overflowed it, and every dropped SYN cost its fetch a 1 s retransmission."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class SampleServer:
     def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0):
         self.root = Path(root).resolve()
@@ -71,8 +80,7 @@ class SampleServer:
                 if body:
                     self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LoopbackHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property

@@ -13,7 +13,9 @@ import io
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from newswatch.sampleserver import LoopbackHTTPServer
 
 STORY = """<!DOCTYPE html><html lang="en"><head><meta charset="{charset}"><title>{title}</title>
 <meta property="article:published_time" content="2024-05-02T09:00:00+00:00"></head><body>
@@ -81,8 +83,7 @@ class HostileServer:
                 except OSError:  # the client gave up (that is the point of most faults)
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.handle_error = lambda request, client_address: None  # clients hanging up is expected
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
