@@ -187,7 +187,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     _freeze_startup_heap()
     cpu_workers = cpu_workers_for(settings, beam_args)
     cpu_pool.prewarm(cpu_workers)  # extraction worker processes start while feeds are polled
-    _preimport_runner()  # and the Beam runner's modules are imported
+    preimport = _preimport_runner()  # and the Beam runner's modules are imported
     specs = load_feeds(feeds_file)
     try:
         prepare_es(settings)
@@ -210,6 +210,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         polled = poll_feeds(settings, specs, run_id, cpu_workers)
         entries = polled.pop("new_entries")
         if entries:
+            preimport.join()  # the runner imports them too: never both threads at once
             # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
             counts = beam_stage(settings, quote(entries), list(beam_args or []))
             story_ids = indexed_ids(settings, [e["id"] for e in entries])
@@ -250,7 +251,8 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     return write_summary(settings, quote(summary))
 
 
-_frozen = threading.Event()
+_frozen = threading.Lock()
+_frozen_done: list[bool] = []
 
 
 def _freeze_startup_heap() -> None:
@@ -258,15 +260,19 @@ def _freeze_startup_heap() -> None:
     the rest: about 370,000) out of the garbage collector's sight, once per process. Otherwise a run of a few
     thousand stories allocates enough to trigger a full collection, which walks all of them while holding the
     GIL: about 0.3 s of a 2,000-story run in which this process does nothing else. Frozen objects are still
-    freed when their reference count drops; only a reference cycle among them would outlive its use."""
-    if not _frozen.is_set():
-        _frozen.set()
-        gc.freeze()
+    freed when their reference count drops; only a reference cycle among them (or one already garbage at that
+    moment) would outlive its use: a one-off, bounded cost in a process that runs many flows (tests). Under
+    ``newswatch serve`` every run is a fresh process."""
+    with _frozen:
+        if not _frozen_done:
+            _frozen_done.append(True)
+            gc.freeze()
 
 
-def _preimport_runner() -> None:
+def _preimport_runner() -> threading.Thread:
     """Import the modules Beam's DirectRunner loads when it starts (about 0.25 s, the first run of a process)
-    in the background, while the feeds are polled (mostly waiting on the network)."""
+    in the background, while the feeds are polled (mostly waiting on the network). Join the thread before the
+    pipeline starts: two threads importing the same modules from different ends could meet in an import cycle."""
     def run():
         import importlib
 
@@ -277,7 +283,9 @@ def _preimport_runner() -> None:
             except Exception:  # noqa: BLE001 - only a head start: the runner imports what it needs itself
                 return
 
-    threading.Thread(target=run, name="newswatch-preimport", daemon=True).start()
+    thread = threading.Thread(target=run, name="newswatch-preimport", daemon=True)
+    thread.start()
+    return thread
 
 
 def _runner_name(beam_args) -> str:
