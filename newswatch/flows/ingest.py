@@ -251,10 +251,6 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     return write_summary(settings, quote(summary))
 
 
-_frozen = threading.Lock()
-_frozen_done: list[bool] = []
-
-
 def _freeze_startup_heap() -> None:
     """Move every object alive at the first run's start (the imported modules of Prefect, Beam, pydantic and
     the rest: about 370,000) out of the garbage collector's sight, once per process. Otherwise a run of a few
@@ -262,11 +258,9 @@ def _freeze_startup_heap() -> None:
     GIL: about 0.3 s of a 2,000-story run in which this process does nothing else. Frozen objects are still
     freed when their reference count drops; only a reference cycle among them (or one already garbage at that
     moment) would outlive its use: a one-off, bounded cost in a process that runs many flows (tests). Under
-    ``newswatch serve`` every run is a fresh process."""
-    with _frozen:
-        if not _frozen_done:
-            _frozen_done.append(True)
-            gc.freeze()
+    ``newswatch serve`` every run is a fresh process. (Two flows starting at once may both freeze: harmless.)"""
+    if not gc.get_freeze_count():
+        gc.freeze()
 
 
 def _preimport_runner() -> threading.Thread:
