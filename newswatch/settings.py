@@ -49,7 +49,7 @@ class Settings:
     es_bulk_size: int = 200
     es_timeout: float = 30.0
     # local ES node
-    es_version: str = "8.19.21"
+    es_version: str = "9.5.4"
     es_port: int = 9200
     es_heap: str = "512m"
     home: Path = field(default_factory=default_home)
