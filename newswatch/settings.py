@@ -48,6 +48,7 @@ class Settings:
     index_prefix: str = "newswatch"
     es_bulk_size: int = 200
     es_timeout: float = 30.0
+    es_refresh_interval: str = "30s"  # stories indices; each run also refreshes them once at its end
     # local ES node
     es_version: str = "9.5.4"
     es_port: int = 9200
@@ -94,6 +95,7 @@ class Settings:
             es_verify_certs=_bool("ES_VERIFY_CERTS", True),
             index_prefix=_env("NEWSWATCH_INDEX_PREFIX", "newswatch"),
             es_bulk_size=int(_env("NEWSWATCH_ES_BULK_SIZE", "200")),
+            es_refresh_interval=_env("NEWSWATCH_ES_REFRESH_INTERVAL", "30s"),
             es_version=_env("NEWSWATCH_ES_VERSION", cls.es_version),
             es_port=int(_env("NEWSWATCH_ES_PORT", "9200")),
             es_heap=_env("NEWSWATCH_ES_HEAP", "512m"),

@@ -115,6 +115,10 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
                                      "run_id": run_id})
         if e.feed not in d["feeds"]:
             d["feeds"].append(e.feed)
+    if merged:
+        # every run refreshes the stories it wrote when its pipeline ends, but one that died before that may
+        # have left stories not yet searchable (refresh_interval is 30 s): make them so (~3 ms when none are)
+        es.indices.refresh(index=ix.stories)
     known = esc.existing_ids(es, ix.stories, list(merged)) if merged else set()
     new = [d for sid, d in merged.items() if sid not in known]
     esc.add_feeds_to_known(es, ix, {sid: merged[sid]["feeds"] for sid in known})
