@@ -65,9 +65,11 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
             except Exception as exc:  # another process created it first
                 if "resource_already_exists_exception" not in str(exc):
                     raise
-    for name, mappings in ((ix.errors, ERRORS_MAPPINGS), (ix.feeds, FEEDS_MAPPINGS), (ix.runs, RUNS_MAPPINGS),
-                           (ix.locks, LOCKS_MAPPINGS)):
-        create_index(es, name, mappings)
+    side = ((ix.errors, ERRORS_MAPPINGS), (ix.feeds, FEEDS_MAPPINGS), (ix.runs, RUNS_MAPPINGS),
+            (ix.locks, LOCKS_MAPPINGS))
+    if not es.indices.exists(index=",".join(name for name, _ in side)):  # one request when all exist (every run)
+        for name, mappings in side:
+            create_index(es, name, mappings)
     return ix
 
 
@@ -150,7 +152,9 @@ def write_errors(es: Elasticsearch, ix: Indices, records: list[dict]) -> None:
 
 
 def write_run(es: Elasticsearch, ix: Indices, summary: dict) -> None:
-    es.index(index=ix.runs, id=summary["run_id"], document=summary, refresh=True)
+    """Store a run summary. No forced refresh (10-15 ms of every run): the runs index refreshes by itself
+    within a second, and a summary is read back by id (real-time) or by someone searching later."""
+    es.index(index=ix.runs, id=summary["run_id"], document=summary)
 
 
 def get_story(es: Elasticsearch, ix: Indices, sid: str) -> dict | None:
