@@ -155,3 +155,30 @@ def test_feed_state_is_kept_in_elasticsearch(two_feed_run, settings, es_client):
     states = [h["_source"] for h in es_client.search(index=ix.feeds, size=10)["hits"]["hits"]]
     assert len(states) == 2
     assert all(s["etag"] and s["last_status"] == "ok" for s in states)
+
+
+def test_stories_a_dead_run_left_unsearchable_are_still_known(two_feed_run, settings, es_client, fixture_server,
+                                                            gold):
+    """The stories index refreshes every 30 s, and a run refreshes it when its pipeline ends. A run killed before
+    that leaves stories written but not yet searchable; the next run must still see them as known."""
+    from newswatch.flows.ingest import ingest_flow
+
+    path, first, _ = two_feed_run
+    ix = Indices(settings)
+    settings_now = es_client.indices.get_settings(index=ix.stories)
+    assert {s["settings"]["index"]["refresh_interval"] for s in settings_now.values()} == {"30s"}
+    name = sorted(gold["articles"])[0]
+    hit = next(h for h in es_client.search(index=ix.stories, size=20)["hits"]["hits"]
+               if h["_source"]["canonical_url"].endswith("/" + name))
+    write_index = hit["_index"]
+    es_client.delete(index=write_index, id=hit["_id"], refresh=True)
+    es_client.index(index=write_index, id=hit["_id"], document=hit["_source"])  # written, never refreshed
+    assert not es_client.search(index=ix.stories, query={"ids": {"values": [hit["_id"]]}})["hits"]["hits"]
+    es_client.indices.delete(index=ix.feeds)  # forget the feeds' validators: both feeds are read in full again
+    hits_before = dict(fixture_server.hits)
+    second = ingest_flow(path, overrides=settings.public())
+    refetched = {p: n - hits_before.get(p, 0) for p, n in fixture_server.hits.items()
+                 if p.startswith("/articles/") and n > hits_before.get(p, 0)}
+    assert not any(p.endswith("/" + name) for p in refetched), f"the unrefreshed story was fetched again: {refetched}"
+    assert second["counts"]["new"] == first["counts"]["new"] - first["counts"]["indexed"]  # only the two failures
+    assert second["counts"]["indexed"] == 0

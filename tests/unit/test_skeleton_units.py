@@ -32,6 +32,14 @@ def test_every_story_field_is_mapped_and_finance_is_nested():
     assert stories_template("nw")["index_patterns"] == ["nw-stories-*"]
 
 
+def test_stories_refresh_interval_follows_the_setting():
+    from newswatch.settings import Settings
+
+    assert stories_template("nw")["template"]["settings"]["refresh_interval"] == Settings().es_refresh_interval
+    assert stories_template("nw", "5s")["template"]["settings"]["refresh_interval"] == "5s"
+    assert Settings.from_env().es_refresh_interval == "30s"
+
+
 @pytest.mark.parametrize("ip, allowed", [
     ("8.8.8.8", True), ("169.254.169.254", False), ("127.0.0.1", False), ("10.1.2.3", False),
     ("192.168.0.10", False), ("172.16.5.4", False), ("::1", False), ("fe80::1", False),
