@@ -95,7 +95,7 @@ class Settings:
             es_verify_certs=_bool("ES_VERIFY_CERTS", True),
             index_prefix=_env("NEWSWATCH_INDEX_PREFIX", "newswatch"),
             es_bulk_size=int(_env("NEWSWATCH_ES_BULK_SIZE", "200")),
-            es_refresh_interval=_env("NEWSWATCH_ES_REFRESH_INTERVAL", "30s"),
+            es_refresh_interval=_env("NEWSWATCH_ES_REFRESH_INTERVAL", cls.es_refresh_interval),
             es_version=_env("NEWSWATCH_ES_VERSION", cls.es_version),
             es_port=int(_env("NEWSWATCH_ES_PORT", "9200")),
             es_heap=_env("NEWSWATCH_ES_HEAP", "512m"),

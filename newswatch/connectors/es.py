@@ -56,7 +56,8 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
     """Create (idempotently) the stories template + first index + alias, and the side indices (the locks index
     too: created by the first lock instead, it would cost that run's lock a third of a second)."""
     ix = Indices(settings)
-    es.indices.put_index_template(name=f"{ix.prefix}-stories", **stories_template(ix.prefix, settings.es_refresh_interval))
+    es.indices.put_index_template(name=f"{ix.prefix}-stories",
+                                  **stories_template(ix.prefix, settings.es_refresh_interval))
     if not es.indices.exists_alias(name=ix.stories):
         first = f"{ix.stories}-000001"
         if not es.indices.exists(index=first):

@@ -115,11 +115,12 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
                                      "run_id": run_id})
         if e.feed not in d["feeds"]:
             d["feeds"].append(e.feed)
+    known: set[str] = set()
     if merged:
         # every run refreshes the stories it wrote when its pipeline ends, but one that died before that may
         # have left stories not yet searchable (refresh_interval is 30 s): make them so (~3 ms when none are)
         es.indices.refresh(index=ix.stories)
-    known = esc.existing_ids(es, ix.stories, list(merged)) if merged else set()
+        known = esc.existing_ids(es, ix.stories, list(merged))
     new = [d for sid, d in merged.items() if sid not in known]
     esc.add_feeds_to_known(es, ix, {sid: merged[sid]["feeds"] for sid in known})
     return {
@@ -255,6 +256,9 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     return write_summary(settings, quote(summary))
 
 
+_heap_frozen = False  # see _freeze_startup_heap
+
+
 def _freeze_startup_heap() -> None:
     """Move every object alive at the first run's start (the imported modules of Prefect, Beam, pydantic and
     the rest: about 370,000) out of the garbage collector's sight, once per process. Otherwise a run of a few
@@ -269,9 +273,6 @@ def _freeze_startup_heap() -> None:
     if not _heap_frozen:
         gc.freeze()
         _heap_frozen = True
-
-
-_heap_frozen = False
 
 
 def _preimport_runner() -> threading.Thread:
