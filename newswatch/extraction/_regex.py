@@ -1,4 +1,5 @@
-"""Faster scanning for the rule patterns: a look-ahead for the characters a match can start with.
+"""Faster scanning for the rule patterns: a look-ahead for the characters a match can start with, and the literal
+prefixes a match must start with (a gate: a text that holds none of them cannot match).
 
 Python's ``re`` tries a pattern such as ``\\b(?:loans?|credit lines?|...)`` at every position of the text, entering
 every alternative each time. Prefixing the set of possible first characters, ``(?=[lLcC...])``, rejects most
@@ -79,3 +80,87 @@ def fast_start(rx: re.Pattern, min_chars: int = 4) -> re.Pattern:
         return re.compile(f"(?=[{cls}])(?:{rx.pattern})", rx.flags)
     except re.error:  # pragma: no cover - e.g. inline flags that must stay at the start
         return rx
+
+
+# With IGNORECASE, Python's ``re`` matches the ASCII letters to these four others as well (see the ``re`` docs);
+# everything else that matches an ASCII letter case-insensitively is that letter in upper or lower case
+_FOLD_SPECIAL = ("\u0130", "\u0131", "\u017f", "\u212a")
+_FOLD_TO_ASCII = str.maketrans(dict(zip(_FOLD_SPECIAL, "iisk")))
+
+
+def fold(text: str) -> str:
+    """``text`` in which a case-insensitive ASCII literal is found with ``in``, as ``re.IGNORECASE`` finds it."""
+    if not text.isascii() and any(c in text for c in _FOLD_SPECIAL):  # rare: translate() is slow
+        text = text.translate(_FOLD_TO_ASCII)
+    return text.lower()
+
+
+def _prefixes(items) -> tuple[set[str], bool]:
+    """(strings one of which every match of ``items`` starts with, whether those are the whole matches)."""
+    out = {""}
+    for op, av in items:
+        name = str(op)
+        if name in ("AT", "ASSERT", "ASSERT_NOT"):  # zero width: consumes nothing
+            continue
+        if name == "LITERAL":
+            out = {p + chr(av) for p in out}
+            continue
+        if name == "SUBPATTERN":
+            sub, whole = _prefixes(av[-1])
+        elif name == "BRANCH":
+            sub, whole = set(), True
+            for alt in av[1]:
+                s, w = _prefixes(alt)
+                sub |= s
+                whole = whole and w
+        else:  # a repeat, a character class, any character...: the literal part ends here
+            return out, False
+        out = {p + s for p in out for s in sub}
+        if not whole:
+            return out, False
+    return out, True
+
+
+def literal_prefixes(rx: re.Pattern) -> frozenset[str] | None:
+    """Literal strings one of which every match of ``rx`` starts with (lower case for an IGNORECASE pattern: look
+    for them in ``fold(text)``), or None if a match may start with anything. Only the shortest are kept: a text
+    without "lend" has no "lender" either."""
+    try:
+        found, _ = _prefixes(list(_sre_parse.parse(rx.pattern, rx.flags)))
+    except Exception:  # pragma: no cover - a parser that works differently
+        return None
+    if not found or "" in found:
+        return None
+    if rx.flags & re.IGNORECASE:
+        if not all(p.isascii() for p in found):
+            return None  # non-ASCII case folding is not modelled by fold()
+        found = {p.lower() for p in found}
+    return frozenset(p for p in found if not any(q != p and q in p for q in found))
+
+
+class Gated:
+    """A pattern that first looks for its literal prefixes with ``in`` (a C substring search, 10-50x faster than a
+    scan that tries the pattern at every position): a text holding none of them has no match and is not scanned.
+    Matches are exactly the pattern's."""
+
+    __slots__ = ("rx", "prefixes", "anycase")
+
+    def __init__(self, rx: re.Pattern):
+        self.rx = rx
+        self.prefixes = literal_prefixes(rx)
+        self.anycase = bool(rx.flags & re.IGNORECASE)
+
+    def may_match(self, text: str) -> bool:
+        if self.prefixes is None:
+            return True
+        hay = fold(text) if self.anycase else text
+        return any(p in hay for p in self.prefixes)
+
+    def search(self, text: str) -> re.Match | None:
+        return self.rx.search(text) if self.may_match(text) else None
+
+    def findall(self, text: str) -> list:
+        return self.rx.findall(text) if self.may_match(text) else []
+
+    def finditer(self, text: str):
+        return self.rx.finditer(text) if self.may_match(text) else iter(())

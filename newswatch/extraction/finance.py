@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 
-from ._regex import fast_start
+from ._regex import Gated, fast_start, fold, literal_prefixes
 from .entities import Mention
 
 # ---------------------------------------------------------------- surface patterns
@@ -56,9 +56,9 @@ PRE_TAIL = re.compile(rf"(?:{_PRE})\s?$")  # a currency prefix right before a nu
 SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
     rf"\s(?P<word>{_WORD})\b")
-VAGUE = re.compile(
+VAGUE = Gated(re.compile(
     r"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
-    r"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b")
+    r"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b"))
 HEDGE_BEFORE = re.compile(rf"\b{_HEDGE}\s*$", re.IGNORECASE)
 UNIT_AFTER = re.compile(r"^\s*(?:per\b|a\s+(?:barrel|share|tonne|ton|litre|liter|gallon|kilo|kilogram|pound|head|"
                         r"month|year|day|unit|megawatt|kilowatt|cubic)|an\s+(?:ounce|hour)|/|each\b)", re.I)
@@ -87,6 +87,12 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
                              r"spend(?:s|ing)?|spent|budget)\b")),
 ]
 KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same matches, found faster
+# A sentence is scanned only for the kinds whose words it may hold: every match of a kind's pattern starts with
+# one of the pattern's literal prefixes ("lend", "credit facilit"...), looked for with ``in`` (most sentences hold
+# the words of one or two kinds). Pairs of (prefix, kind index), case-insensitive ones first.
+_KIND_GATES = sorted(((p, i, bool(rx.flags & re.IGNORECASE)) for i, (_k, rx) in enumerate(KIND_PATTERNS)
+                      for p in (literal_prefixes(rx) or ())), key=lambda g: not g[2])
+_UNGATED = frozenset(i for i, (_k, rx) in enumerate(KIND_PATTERNS) if literal_prefixes(rx) is None)
 PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
             "financing": 8, "investment_weak": 9}
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
@@ -282,9 +288,12 @@ def _resolve_currency(cur: str, text: str, start: int, end: int, context: Callab
 
 
 # a story credited to or published by a Japanese / Chinese outlet ("(The Yomiuri Shimbun)", "Xinhua reported")
-JAPANESE_MEDIA = re.compile(r"\b(?:Yomiuri Shimbun|The Japan News|Japan Times|Asahi Shimbun|Mainichi Shimbun|Kyodo News|"
-                            r"Nikkei Asia|NHK World)\b")
-CHINESE_MEDIA = re.compile(r"\b(?:Xinhua|China Daily|Global Times|CGTN|People's Daily|South China Morning Post)\b")
+JAPANESE_MEDIA = Gated(re.compile(r"\b(?:Yomiuri Shimbun|The Japan News|Japan Times|Asahi Shimbun|Mainichi Shimbun|"
+                                  r"Kyodo News|Nikkei Asia|NHK World)\b"))
+CHINESE_MEDIA = Gated(re.compile(r"\b(?:Xinhua|China Daily|Global Times|CGTN|People's Daily|South China Morning Post)\b"))
+JAPANESE_WORDS = Gated(re.compile(r"\b(?:yen|Nikkei|Topix)\b"))
+CHINESE_WORDS = Gated(re.compile(r"\b(?:yuan|renminbi|RMB)\b"))
+INDIAN_WORDS = Gated(re.compile(r"\b(?:crore|lakh)\b"))
 
 
 def source_context(text: str, site: str | None, lang: str | None, mentions: list[Mention] = ()) -> dict:
@@ -301,10 +310,10 @@ def source_context(text: str, site: str | None, lang: str | None, mentions: list
         or JAPANESE_MEDIA.search(text) is not None,
         "chinese_source": (lang or "").startswith("zh") or any(k in src for k in (
             "xinhua", "china", "cgtn", "globaltimes", ".cn", "people.com")) or CHINESE_MEDIA.search(text) is not None,
-        "jp_score": by_country["JP"] + len(re.findall(r"\b(?:yen|Nikkei|Topix)\b", text)),
-        "cn_score": by_country["CN"] + len(re.findall(r"\b(?:yuan|renminbi|RMB)\b", text)),
+        "jp_score": by_country["JP"] + len(JAPANESE_WORDS.findall(text)),
+        "cn_score": by_country["CN"] + len(CHINESE_WORDS.findall(text)),
         "pk_score": by_country["PK"],
-        "in_score": by_country["IN"] + len(re.findall(r"\b(?:crore|lakh)\b", text)),
+        "in_score": by_country["IN"] + len(INDIAN_WORDS.findall(text)),
     }
 
 
@@ -363,7 +372,16 @@ class _Sentences:
 def _kind_hits(masked: str, s0: int, s1: int) -> list[tuple[int, int, str]]:
     """Every flow word of the sentence ``masked[s0:s1]``, as (start, end, kind) in text offsets."""
     sentence = masked[s0:s1]
-    return [(m.start() + s0, m.end() + s0, kind) for kind, rx in KIND_PATTERNS for m in rx.finditer(sentence)]
+    folded = fold(sentence)
+    kinds = set(_UNGATED)
+    for prefix, i, anycase in _KIND_GATES:
+        if i not in kinds and prefix in (folded if anycase else sentence):
+            kinds.add(i)
+    hits = []
+    for i in sorted(kinds):
+        kind, rx = KIND_PATTERNS[i]
+        hits += [(m.start() + s0, m.end() + s0, kind) for m in rx.finditer(sentence)]
+    return hits
 
 
 def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: int) -> str:

@@ -14,5 +14,16 @@ def run_local(flow_fn, *args, **kwargs):
 
     if PREFECT_API_URL.value():
         return flow_fn(*args, **kwargs)
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    import prefect.context
+
+    ctx = prefect.context.get_settings_context()
+    key = id(ctx.settings)
+    cached = _NO_HEARTBEAT.get(key)
+    if cached is None or cached[0] is not ctx.settings:
+        cached = _NO_HEARTBEAT[key] = (ctx.settings, ctx.settings.copy_with_update(
+            updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
+    with prefect.context.SettingsContext(profile=ctx.profile, settings=cached[1]):
         return flow_fn(*args, **kwargs)
+
+
+_NO_HEARTBEAT: dict = {}

@@ -79,3 +79,56 @@ def test_rule_gates_are_part_of_every_match(name, fixtures_dir):
     assert gate.search("Kazakhstan received a $100 million loan from the Asian Development Bank.") is None
     # and a gated rule still finds its names
     assert found in [m.surface for m in entities.find_mentions(example)]
+
+
+def test_literal_prefixes_of_alternatives_optional_parts_and_case():
+    from newswatch.extraction._regex import literal_prefixes
+
+    assert literal_prefixes(re.compile(r"\b(?:loans?|credit lines?|lines? of credit)\b")) == {"loan", "line"}
+    assert literal_prefixes(re.compile(r"\b(?:(?:financial|economic)\s+aid|donors?)\b")) == {"financial", "economic",
+                                                                                         "donor"}
+    assert literal_prefixes(re.compile(r"\b(?:FDI|Stakes?)\b", re.I)) == {"fdi", "stake"}  # look in fold(text)
+    assert literal_prefixes(re.compile(r"\b(?:yen|Nikkei)\b")) == {"yen", "Nikkei"}  # case kept
+    assert literal_prefixes(re.compile(r"(?=[ab])(?:ax|by)c")) == {"axc", "byc"}  # zero-width parts skipped
+    assert literal_prefixes(re.compile(r"lend(?:ers?)?|lent")) == {"lend", "lent"}  # "lender" holds "lend"
+    assert literal_prefixes(re.compile(r"\b[A-Z]\w+ Bank")) is None  # may start with any capital
+    assert literal_prefixes(re.compile(r"(?:x)?y")) is None  # a match may start without a literal
+
+
+# Python's re.IGNORECASE matches these to ASCII letters: a gate must find them too
+UNICODE_CASES = "A \u212aick-back LOAN, an \u017ftake, FDİ, a Bail-Out and EXPORTS; stand-by arrangement."
+
+
+def test_gated_patterns_match_exactly_as_written(fixtures_dir):
+    from newswatch.extraction._regex import Gated
+
+    texts = [UNICODE_CASES, "nothing here", ""] + [lxml.html.fromstring(p.read_bytes()).text_content()
+                                                  for p in sorted((fixtures_dir / "articles").glob("*.html"))]
+    patterns = [rx for _kind, rx in finance.KIND_PATTERNS] + [finance.VAGUE.rx, finance.JAPANESE_MEDIA.rx,
+                                                              finance.CHINESE_MEDIA.rx, finance.JAPANESE_WORDS.rx]
+    for rx in patterns:
+        gated = Gated(rx)
+        assert gated.prefixes, rx.pattern
+        for text in texts:
+            assert gated.findall(text) == rx.findall(text)
+            assert [m.span() for m in gated.finditer(text)] == [m.span() for m in rx.finditer(text)]
+            assert (gated.search(text) is None) == (rx.search(text) is None)
+    assert Gated(re.compile(r"\bstakes?\b", re.I)).findall(UNICODE_CASES) == ["\u017ftake"]
+    assert Gated(re.compile(r"\bfdi\b", re.I)).findall(UNICODE_CASES) == ["FDİ"]
+
+
+def test_flow_words_of_a_sentence_are_those_of_every_kind_pattern(fixtures_dir):
+    """The kind scan skips the kinds whose prefixes a sentence lacks: it finds what scanning all of them finds."""
+    texts = [UNICODE_CASES] + [lxml.html.fromstring(p.read_bytes()).text_content()
+                               for p in sorted((fixtures_dir / "articles").glob("*.html"))]
+    found = 0
+    for text in texts:
+        for s0 in range(0, len(text), 150):  # windows of the text, as sentences are
+            s1 = min(len(text), s0 + 300)
+            every = sorted((m.start() + s0, m.end() + s0, kind) for kind, rx in finance.KIND_PATTERNS
+                           for m in rx.finditer(text[s0:s1]))
+            assert sorted(finance._kind_hits(text, s0, s1)) == every
+            found += len(every)
+    assert found > 50
+    kinds = {k for _s, _e, k in finance._kind_hits(UNICODE_CASES, 0, len(UNICODE_CASES))}
+    assert kinds == {"loan", "investment", "trade"}
