@@ -8,7 +8,7 @@ from datetime import date
 
 from ..schemas.story import Entity, ExtractionResult
 from .article import html_to_article
-from .entities import find_mentions
+from .entities import Mention, find_mentions
 from .finance import find_finance
 
 EXTRACTION_VERSION = "2026.11.4"
@@ -23,28 +23,31 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     """Entities and finance mentions of one story. Offsets are into ``title + "\\n\\n" + text``."""
     full = f"{title or ''}\n\n{text or ''}"
     mentions = find_mentions(full)
-    entities: dict[tuple[str, str], Entity] = {}
+    # per entity: its first mention, how often it is mentioned and its surface forms (plain values while counting:
+    # a pydantic model's attribute assignment costs a microsecond each)
+    seen: dict[tuple[str, str], tuple[Mention, list[int], list[str]]] = {}
     countries: set[str] = set()
     for m in mentions:
         ref = m.ref
         key = (ref.type, ref.id)
-        ent = entities.get(key)
-        if ent is None:
-            ent = entities[key] = Entity(type=ref.type, id=ref.id, name=ref.name, wikidata=ref.wikidata,
-                                         surface_forms=[], count=0, start=m.start, end=m.end)
-        ent.count += 1
-        if m.surface not in ent.surface_forms:
-            ent.surface_forms.append(m.surface)
+        got = seen.get(key)
+        if got is None:
+            got = seen[key] = (m, [0], [])
+        got[1][0] += 1
+        if m.surface not in got[2]:
+            got[2].append(m.surface)
         if ref.type == "country":
             countries.add(ref.id)
         elif ref.type == "org" and ref.country and ref.kind not in NON_STATE_KINDS:
             countries.add(ref.country)  # "China Development Bank": the state is involved too
+    entities = [Entity(type=m.ref.type, id=m.ref.id, name=m.ref.name, wikidata=m.ref.wikidata, surface_forms=forms,
+                       count=count[0], start=m.start, end=m.end) for m, count, forms in seen.values()]
     headlines = [(0, len(title or ""))]
     body_start = len(title or "") + 2
     if title and (text or "").startswith(title):  # trafilatura's text often repeats the headline
         headlines.append((body_start, body_start + len(title)))
     finance = _dedupe(find_finance(full, mentions, published=published, site=site, lang=lang), headlines)
-    ordered = sorted(entities.values(), key=lambda e: e.start)
+    ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),
         regions=[e.id for e in ordered if e.type == "region"],

@@ -254,8 +254,11 @@ class _Spans:
         self.longest = max(self.longest, end - start)
 
 
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return _NOT_SLUG.sub("-", name.lower()).strip("-")
 
 
 _NOT_IN_PERSON_NAMES = {

@@ -67,6 +67,7 @@ RATE_AFTER = re.compile(r"^\s*(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\
 
 RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)\s+(?:bought|buys|fetched|fetches|was worth|"
                          r"is worth|equall?ed|equals|traded at|trades at|stood at|was at|cost|costs|was|is)\s*$", re.I)
+PAIR_BEFORE = re.compile(r"[A-Z]{3}/\s*$|=\s*$")  # "USD/UZS 12,520", "1 USD = 12,650 UZS"
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("loan", re.compile(r"\b(?:loans?|credit lines?|lines? of credit|credit facilit(?:y|ies)|lend(?:s|ing)?|lent|"
                         r"lenders?|borrow(?:s|ed|ing)?|roll(?:s|ed)? over|rollover|stand-?by arrangement|"
@@ -243,7 +244,7 @@ def _raw(text: str, start: int, end: int, a: str, s1: str | None, b: str | None,
     before = text[max(0, start - 12):start]
     if UNIT_AFTER.match(after) or RATE_AFTER.match(after):
         return None  # a price per unit or an exchange rate
-    if re.search(r"[A-Z]{3}/\s*$|=\s*$", before) or RATE_BEFORE.search(text[max(0, start - 40):start]):
+    if PAIR_BEFORE.search(before) or RATE_BEFORE.search(text[max(0, start - 40):start]):
         return None  # "USD/UZS 12,520", "1 USD = 12,650 UZS", "the dollar bought 12,650 soums" are rates
     if not (s1 or s2):
         # without a scale word: "$82.10" (cents) is a price, "$2,150" after "gold" is a price, "2022 yen" is a
@@ -521,21 +522,24 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
     raws = sorted(_find_raw(text), key=lambda r: r.start)
     sentences = _Sentences(text) if raws else None
     kind_hits: dict[tuple[int, int], list] = {}  # per sentence: several amounts often share one
+    in_sentence: dict[tuple[int, int], list[Mention]] = {}
     for raw in raws:
         cur = _resolve_currency(raw.currency, text, raw.start, raw.end, context)
         s0, s1 = sentences.bounds(raw.start)
         hits = kind_hits.get((s0, s1))
         if hits is None:
             hits = kind_hits[(s0, s1)] = _kind_hits(masked, s0, s1)
+            in_sentence[(s0, s1)] = [m for m in mentions if s0 <= m.start < s1]
+        near = in_sentence[(s0, s1)]  # all that the clause and sentence look at (of ~50 mentions in a story)
         sentence = text[s0:s1].strip()
         kind = lender = recipient = None
         # the clause first ("the EU adds a €35 million grant, and the AIIB is considering $150 million"),
         # then the whole sentence
         for b0, b1 in (_clause_bounds(text, s0, s1, raw.start, raw.end), (s0, s1)):
             k = _kind(hits, b0, b1, raw.start, raw.end)
-            lend, recip = _parties(text, b0, b1, raw.start, raw.end, k, mentions)
+            lend, recip = _parties(text, b0, b1, raw.start, raw.end, k, near)
             if k == "other":  # no flow word, but a development bank or donor there puts up the sum
-                funders = {m.ref.id for m in mentions if b0 <= m.start < b1 and m.ref.type == "org"
+                funders = {m.ref.id for m in near if b0 <= m.start < b1 and m.ref.type == "org"
                            and m.ref.kind in ("lender", "aid", "union")}
                 if lender_kinds.get(lend) in ("lender", "aid", "union") or len(funders) == 1:
                     k, lend = "financing", lend or next(iter(funders))
