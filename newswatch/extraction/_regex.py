@@ -123,8 +123,8 @@ def _prefixes(items) -> tuple[set[str], bool]:
 
 def literal_prefixes(rx: re.Pattern) -> frozenset[str] | None:
     """Literal strings one of which every match of ``rx`` starts with (lower case for an IGNORECASE pattern: look
-    for them in ``fold(text)``), or None if a match may start with anything. Only the shortest are kept: a text
-    without "lend" has no "lender" either."""
+    for them in ``fold(text)``), or None if a match may start with anything. A prefix that starts with another
+    is left out ("lender" with "lend")."""
     try:
         found, _ = _prefixes(list(_sre_parse.parse(rx.pattern, rx.flags)))
     except Exception:  # pragma: no cover - a parser that works differently
@@ -135,7 +135,12 @@ def literal_prefixes(rx: re.Pattern) -> frozenset[str] | None:
         if not all(p.isascii() for p in found):
             return None  # non-ASCII case folding is not modelled by fold()
         found = {p.lower() for p in found}
-    return frozenset(p for p in found if not any(q != p and q in p for q in found))
+    return frozenset(p for p in found if not any(q != p and p.startswith(q) for q in found))
+
+
+def fewest(prefixes: frozenset[str]) -> frozenset[str]:
+    """The prefixes to look for with ``in``: a text without "line" has no "credit line" either."""
+    return frozenset(p for p in prefixes if not any(q != p and q in p for q in prefixes))
 
 
 class Gated:
@@ -143,11 +148,14 @@ class Gated:
     scan that tries the pattern at every position): a text holding none of them has no match and is not scanned.
     Matches are exactly the pattern's."""
 
-    __slots__ = ("rx", "prefixes", "anycase")
+    __slots__ = ("rx", "starts", "prefixes", "anycase")
 
     def __init__(self, rx: re.Pattern):
         self.rx = rx
-        self.prefixes = literal_prefixes(rx)
+        self.starts = literal_prefixes(rx)
+        if self.starts is not None and min(map(len, self.starts)) < 3:
+            self.starts = None  # "," or "a" occurs everywhere: looking for it first only adds work
+        self.prefixes = None if self.starts is None else fewest(self.starts)
         self.anycase = bool(rx.flags & re.IGNORECASE)
 
     def may_match(self, text: str) -> bool:
@@ -155,6 +163,20 @@ class Gated:
             return True
         hay = fold(text) if self.anycase else text
         return any(p in hay for p in self.prefixes)
+
+    def occurs(self, text: str) -> bool:
+        """``rx.search(text) is not None``, trying the pattern only where one of its prefixes starts."""
+        hay = text if self.starts is None or not self.anycase else fold(text)
+        if self.starts is None or len(hay) != len(text):
+            return self.rx.search(text) is not None
+        match = self.rx.match
+        for p in self.starts:
+            i = hay.find(p)
+            while i != -1:
+                if match(text, i) is not None:
+                    return True
+                i = hay.find(p, i + 1)
+        return False
 
     def search(self, text: str) -> re.Match | None:
         return self.rx.search(text) if self.may_match(text) else None

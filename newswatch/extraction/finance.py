@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 
-from ._regex import Gated, fast_start, fold, literal_prefixes
+from ._regex import Gated, fast_start, fewest, fold, literal_prefixes
 from .entities import Mention
 
 # ---------------------------------------------------------------- surface patterns
@@ -92,7 +92,7 @@ KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same m
 # one of the pattern's literal prefixes ("lend", "credit facilit"...), looked for with ``in`` (most sentences hold
 # the words of one or two kinds). Pairs of (prefix, kind index), case-insensitive ones first.
 _KIND_GATES = sorted(((p, i, bool(rx.flags & re.IGNORECASE)) for i, (_k, rx) in enumerate(KIND_PATTERNS)
-                      for p in (literal_prefixes(rx) or ())), key=lambda g: not g[2])
+                      for p in fewest(literal_prefixes(rx) or frozenset())), key=lambda g: not g[2])
 _UNGATED = frozenset(i for i, (_k, rx) in enumerate(KIND_PATTERNS) if literal_prefixes(rx) is None)
 PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
             "financing": 8, "investment_weak": 9}

@@ -84,7 +84,8 @@ def test_rule_gates_are_part_of_every_match(name, fixtures_dir):
 def test_literal_prefixes_of_alternatives_optional_parts_and_case():
     from newswatch.extraction._regex import literal_prefixes
 
-    assert literal_prefixes(re.compile(r"\b(?:loans?|credit lines?|lines? of credit)\b")) == {"loan", "line"}
+    assert literal_prefixes(re.compile(r"\b(?:loans?|credit lines?|lines? of credit)\b")) == {"loan", "credit line",
+                                                                                            "line"}
     assert literal_prefixes(re.compile(r"\b(?:(?:financial|economic)\s+aid|donors?)\b")) == {"financial", "economic",
                                                                                          "donor"}
     assert literal_prefixes(re.compile(r"\b(?:FDI|Stakes?)\b", re.I)) == {"fdi", "stake"}  # look in fold(text)
@@ -106,13 +107,18 @@ def test_gated_patterns_match_exactly_as_written(fixtures_dir):
                                                   for p in sorted((fixtures_dir / "articles").glob("*.html"))]
     patterns = [rx for _kind, rx in finance.KIND_PATTERNS] + [finance.VAGUE.rx, finance.JAPANESE_MEDIA.rx,
                                                               finance.CHINESE_MEDIA.rx, finance.JAPANESE_WORDS.rx]
-    for rx in patterns:
+    for rx in patterns + list(entities.RULE_GATES.values()):
         gated = Gated(rx)
-        assert gated.prefixes, rx.pattern
         for text in texts:
             assert gated.findall(text) == rx.findall(text)
             assert [m.span() for m in gated.finditer(text)] == [m.span() for m in rx.finditer(text)]
             assert (gated.search(text) is None) == (rx.search(text) is None)
+            assert gated.occurs(text) == (rx.search(text) is not None)
+    assert all(Gated(rx).prefixes for rx in patterns)
+    # occurs() tries the pattern where a prefix starts: "credit line" is one, though a text without "line" has none
+    credit = Gated(re.compile(r"\b(?:credit lines?|lines? of credit)\b", re.I))
+    assert credit.prefixes == {"line"} and credit.starts == {"credit line", "line"}
+    assert credit.occurs("a CREDIT LINE") and not credit.occurs("a credit limit, the lines")
     assert Gated(re.compile(r"\bstakes?\b", re.I)).findall(UNICODE_CASES) == ["\u017ftake"]
     assert Gated(re.compile(r"\bfdi\b", re.I)).findall(UNICODE_CASES) == ["FDİ"]
 
