@@ -108,7 +108,7 @@ LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank"
 FLOW_KINDS = {"loan", "grant", "aid", "investment", "financing", "debt"}
 # a sentence break is group "gap" (after . ! ? and a closing quote, before a capital or an opening quote) or a
 # line break; the punctuation is matched (not looked behind for) so that ``re`` skips ahead to candidates
-SENTENCE_END = re.compile(r"[.!?](?P<gap>[\"”’)]?\s+)(?=[A-Z“\"(])|(?P<gap2>\n+)")
+SENTENCE_END = fast_start(re.compile(r"[.!?](?P<gap>[\"”’)]?\s+)(?=[A-Z“\"(])|(?P<gap2>\n+)"))
 
 
 @dataclass
@@ -370,9 +370,9 @@ class _Sentences:
         return start, self.starts[i] if self.starts[i] > pos else self.length
 
 
-def _kind_hits(masked: str, s0: int, s1: int) -> list[tuple[int, int, str]]:
-    """Every flow word of the sentence ``masked[s0:s1]``, as (start, end, kind) in text offsets."""
-    sentence = masked[s0:s1]
+def _kind_hits(sentence: str, s0: int) -> list[tuple[int, int, str]]:
+    """Every flow word of ``sentence`` (which starts at ``s0`` of the text), as (start, end, kind) in text
+    offsets."""
     folded = fold(sentence)
     kinds = set(_UNGATED)
     for prefix, i, anycase in _KIND_GATES:
@@ -499,13 +499,15 @@ def _clause_bounds(text: str, s0: int, s1: int, start: int, end: int) -> tuple[i
     return c0, c1
 
 
-def _mask(text: str, mentions: list[Mention]) -> str:
-    """``text`` with the given mentions blanked out (same length, so offsets stay valid)."""
-    if not mentions:
-        return text
-    chars = list(text)
-    for m in mentions:
-        chars[m.start:m.end] = " " * (m.end - m.start)
+def _masked(text: str, s0: int, s1: int, names: list[Mention]) -> str:
+    """``text[s0:s1]`` with the parts of ``names`` in it blanked out (same length, so offsets stay valid)."""
+    inside = [m for m in names if m.start < s1 and m.end > s0]
+    if not inside:
+        return text[s0:s1]
+    chars = list(text[s0:s1])
+    for m in inside:
+        a, b = max(m.start, s0) - s0, min(m.end, s1) - s0
+        chars[a:b] = " " * (b - a)
     return "".join(chars)
 
 
@@ -516,7 +518,7 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
 
     context = cache(lambda: source_context(text, site, lang, mentions))  # only ¥ and Rs need it
     # names are not flow words: "Asian Infrastructure Investment Bank" says nothing about the kind of flow
-    masked = _mask(text, [m for m in mentions if m.ref.type in ("org", "person")])
+    names = [m for m in mentions if m.ref.type in ("org", "person")]
     lender_kinds = {m.ref.id: m.ref.kind for m in mentions if m.ref.type == "org"}
     out: list[FinanceMention] = []
     raws = sorted(_find_raw(text), key=lambda r: r.start)
@@ -528,7 +530,7 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
         s0, s1 = sentences.bounds(raw.start)
         hits = kind_hits.get((s0, s1))
         if hits is None:
-            hits = kind_hits[(s0, s1)] = _kind_hits(masked, s0, s1)
+            hits = kind_hits[(s0, s1)] = _kind_hits(_masked(text, s0, s1, names), s0)
             in_sentence[(s0, s1)] = [m for m in mentions if s0 <= m.start < s1]
         near = in_sentence[(s0, s1)]  # all that the clause and sentence look at (of ~50 mentions in a story)
         sentence = text[s0:s1].strip()
