@@ -8,22 +8,17 @@ def run_local(flow_fn, *args, **kwargs):
     Without a Prefect server (``PREFECT_API_URL`` unset) flows run against Prefect's ephemeral API, which lives
     and dies with this process; flow-run heartbeats, which let a server notice crashed runs, are then turned
     off: Prefect 3.9 joins its heartbeat thread at the end of every run, and that thread sleeps in one-second
-    steps, so each run would otherwise wait up to a second doing nothing.
+    steps, so each run would otherwise wait up to a second doing nothing. The client does not ask that API for a
+    CSRF token either (one request per run) unless the API was configured to require one.
     """
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import (PREFECT_API_URL, PREFECT_CLIENT_CSRF_SUPPORT_ENABLED,
+                                  PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_SERVER_CSRF_PROTECTION_ENABLED,
+                                  temporary_settings)
 
     if PREFECT_API_URL.value():
         return flow_fn(*args, **kwargs)
-    import prefect.context
-
-    ctx = prefect.context.get_settings_context()
-    key = id(ctx.settings)
-    cached = _NO_HEARTBEAT.get(key)
-    if cached is None or cached[0] is not ctx.settings:
-        cached = _NO_HEARTBEAT[key] = (ctx.settings, ctx.settings.copy_with_update(
-            updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
-    with prefect.context.SettingsContext(profile=ctx.profile, settings=cached[1]):
+    updates = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if not PREFECT_SERVER_CSRF_PROTECTION_ENABLED.value():
+        updates[PREFECT_CLIENT_CSRF_SUPPORT_ENABLED] = False
+    with temporary_settings(updates=updates):
         return flow_fn(*args, **kwargs)
-
-
-_NO_HEARTBEAT: dict = {}
