@@ -182,3 +182,39 @@ def test_stories_a_dead_run_left_unsearchable_are_still_known(two_feed_run, sett
     assert not any(p.endswith("/" + name) for p in refetched), f"the unrefreshed story was fetched again: {refetched}"
     assert second["counts"]["new"] == first["counts"]["new"] - first["counts"]["indexed"]  # only the two failures
     assert second["counts"]["indexed"] == 0
+
+
+def test_feed_states_are_retried_and_a_lost_commit_only_means_a_repoll(settings, feeds_file, prefect_harness,
+                                                                        es_client, monkeypatch):
+    """Storing the feeds' state (ETag, Last-Modified) is retried twice; if it still fails the run says so, and the
+    next run polls those feeds in full again but indexes nothing twice."""
+    from newswatch.connectors import es as esc
+    from newswatch.flows import ingest
+
+    monkeypatch.setattr(ingest, "RETRY_DELAYS", (0, 0))
+    real, calls = esc.put_feed_states, []
+
+    def flaky(fails: int):
+        def put(*args, **kwargs):
+            calls.append(1)
+            if len(calls) <= fails:
+                raise ConnectionError("Elasticsearch went away (injected)")
+            return real(*args, **kwargs)
+        return put
+
+    path = feeds_file("central-asia.rss.xml")
+    monkeypatch.setattr(esc, "put_feed_states", flaky(fails=3))  # every attempt of the first run fails
+    first = ingest.ingest_flow(path, overrides=settings.public())
+    assert len(calls) == 3
+    assert "feed state not saved" in first["errors"]["feed_state"]
+    assert first["counts"]["indexed"] == 4 and first["status"] == "completed_with_errors"
+    calls.clear()
+    monkeypatch.setattr(esc, "put_feed_states", flaky(fails=2))  # the third attempt gets through
+    second = ingest.ingest_flow(path, overrides=settings.public())
+    assert len(calls) == 3 and "feed_state" not in second["errors"]
+    assert second["counts"]["feeds_not_modified"] == 0  # no validators stored: polled in full
+    # nothing indexed twice: only the entries the first run could not index (a 404...) are tried again
+    assert second["counts"]["indexed"] == 0
+    assert second["counts"]["new"] == first["counts"]["new"] - first["counts"]["indexed"] < first["counts"]["new"]
+    third = ingest.ingest_flow(path, overrides=settings.public())
+    assert third["counts"]["feeds_not_modified"] == 1  # the second run's state was stored
