@@ -6,7 +6,7 @@ import re
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, compress, count
 
 from ._regex import Gated, fast_start
 from .gazetteer import TOKEN_RE, Ref, load, normalize_token, tokens_of
@@ -125,7 +125,7 @@ def _gazetteer_mentions(text: str) -> list[Mention]:
     first = g.first_tokens
     out: list[Mention] = []
     i, n = 0, len(words)
-    for c in [k for k, w in enumerate(words) if w in first]:
+    for c in list(compress(count(), map(first.__contains__, words))):  # the tokens that start a form
         if c < i:
             continue  # inside the previous mention
         i = c

@@ -53,6 +53,9 @@ PREFIXED_RANGE = re.compile(
 # skips to the digits of a text instead of trying the look-behind at every position (3x faster)
 NUMBER_START = re.compile(r"\d(?<![\d,.]\d)")
 PRE_TAIL = re.compile(rf"(?:{_PRE})\s?$")  # a currency prefix right before a number (searched in a small window)
+# the last character of every currency prefix: PRE_TAIL can end at a number only if the character before it, past
+# at most two spaces (its two optional ``\s``), is one of these; most numbers ("in 2024", "15 per cent") are not
+PRE_LAST = frozenset(sym[-1] for sym, _ in SYMBOLS) | frozenset(code[-1] for code in CODES)
 SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
     rf"\s(?P<word>{_WORD})\b")
@@ -181,6 +184,13 @@ def _find_raw(text: str) -> list[RawMention]:
     number_starts = [m.start() for m in NUMBER_START.finditer(text)]
     prefixed_at = []
     for p in number_starts:
+        j = p - 1
+        if j >= 0 and text[j].isspace():  # re's \s is str.isspace()
+            j -= 1
+            if j >= 0 and text[j].isspace():
+                j -= 1
+        if j < 0 or text[j] not in PRE_LAST:
+            continue
         w0 = max(0, p - 10)
         pm = PRE_TAIL.search(text, w0, p)
         if pm is not None:
