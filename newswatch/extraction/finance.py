@@ -106,6 +106,8 @@ GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|
                         r"open(?:s|ed)|extend(?:s|ed)|commit(?:s|ted)|pledg(?:e|es|ed)|offer(?:s|ed)|roll(?:s|ed)? over|"
                         r"invest(?:s|ed)?|add(?:s|ed)?|will add|financ(?:e|es|ed)|disburs(?:e|es|ed)|"
                         r"allocat(?:e|es|ed))\b", re.I)
+# searched between a party and an amount, once per party and amount: with a look-ahead for their first characters
+RECEIVE_VERBS, GIVE_VERBS, RATE_BEFORE = fast_start(RECEIVE_VERBS), fast_start(GIVE_VERBS), fast_start(RATE_BEFORE)
 LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party",
                 "initiative"}
 FLOW_KINDS = {"loan", "grant", "aid", "investment", "financing", "debt"}
@@ -422,7 +424,7 @@ def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: i
 
 BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.I)
 TO_BEFORE = re.compile(r"\b(?:to|for|into|in)\s+(?:the\s+)?$")
-CLAUSE_WORDS = re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b")
+CLAUSE_WORDS = fast_start(re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b"))
 FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$")
 FLOW_NOUN_AFTER = re.compile(r"(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b")
 

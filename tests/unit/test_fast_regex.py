@@ -37,7 +37,8 @@ def test_case_insensitive_patterns_keep_matching_every_case():
     assert len(fast.findall(text)) == 5
 
 
-@pytest.mark.parametrize("rx", RULES + [rx for _kind, rx in finance.KIND_PATTERNS])
+@pytest.mark.parametrize("rx", RULES + [rx for _kind, rx in finance.KIND_PATTERNS] + [
+    finance.RECEIVE_VERBS, finance.GIVE_VERBS, finance.RATE_BEFORE, finance.CLAUSE_WORDS, finance.SENTENCE_END])
 def test_rule_patterns_match_exactly_as_written(rx, fixtures_dir):
     original = re.compile(rx.pattern.split(")(?:", 1)[1][:-1] if rx.pattern.startswith("(?=[") else rx.pattern,
                           rx.flags)
