@@ -18,6 +18,11 @@ except ImportError:  # pragma: no cover
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 
+def _scoped_case(av) -> bool:
+    """Whether a group turns case-insensitivity on or off for its part only: ``(?i:...)``, ``(?-i:...)``."""
+    return len(av) == 4 and bool((av[1] | av[2]) & re.IGNORECASE)
+
+
 def _first(items) -> tuple[set[str] | None, bool]:
     """(possible first characters, whether the whole sequence may match the empty string); None = unknown."""
     out: set[str] = set()
@@ -37,6 +42,8 @@ def _first(items) -> tuple[set[str] | None, bool]:
                     return None, False
             return out, False
         if name == "SUBPATTERN":
+            if _scoped_case(av):
+                return None, False
             sub, empty = _first(av[-1])
         elif name == "BRANCH":
             sub, empty = set(), False
@@ -106,6 +113,8 @@ def _prefixes(items) -> tuple[set[str], bool]:
             out = {p + chr(av) for p in out}
             continue
         if name == "SUBPATTERN":
+            if _scoped_case(av):
+                return out, False  # "(?i:...)" inside a case-sensitive pattern: its letters are not literals here
             sub, whole = _prefixes(av[-1])
         elif name == "BRANCH":
             sub, whole = set(), True

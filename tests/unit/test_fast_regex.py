@@ -95,6 +95,10 @@ def test_literal_prefixes_of_alternatives_optional_parts_and_case():
     assert literal_prefixes(re.compile(r"lend(?:ers?)?|lent")) == {"lend", "lent"}  # "lender" holds "lend"
     assert literal_prefixes(re.compile(r"\b[A-Z]\w+ Bank")) is None  # may start with any capital
     assert literal_prefixes(re.compile(r"(?:x)?y")) is None  # a match may start without a literal
+    # a group with its own case rule: its letters are no literals for the pattern's (case-sensitive) gate
+    assert literal_prefixes(re.compile(r"\b(?i:loan)s?")) is None
+    assert literal_prefixes(re.compile(r"credit (?i:line)")) == {"credit "}
+    assert first_chars(re.compile(r"(?i:loan|grant)")) is None
 
 
 # Python's re.IGNORECASE matches these to ASCII letters: a gate must find them too
