@@ -370,7 +370,7 @@ def find_mentions(text: str) -> list[Mention]:
         surname = pm.ref.name.split()[-1]
         if len(surname) < 4 or (surname,) in load().forms:
             continue
-        # from just after the person's (last full) mention: a word cannot overlap another occurrence of itself
+        # only occurrences after the person's (last full) mention count: the scan starts there
         for later in re.compile(rf"\b{re.escape(surname)}\b").finditer(text, pm.start + 1):
             if not taken.overlaps(later.start(), later.end()):
                 mentions.append(Mention(later.start(), later.end(), surname, pm.ref))
