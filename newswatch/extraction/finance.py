@@ -549,7 +549,9 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
         kind = lender = recipient = None
         # the clause first ("the EU adds a €35 million grant, and the AIIB is considering $150 million"),
         # then the whole sentence
-        for b0, b1 in (_clause_bounds(text, s0, s1, raw.start, raw.end), (s0, s1)):
+        clause = _clause_bounds(text, s0, s1, raw.start, raw.end)
+        # (a clause that is the whole sentence is looked at once: a second pass would find the same)
+        for b0, b1 in ((clause, (s0, s1)) if clause != (s0, s1) else (clause,)):
             k = _kind(hits, b0, b1, raw.start, raw.end)
             lend, recip = _parties(text, b0, b1, raw.start, raw.end, k, near)
             if k == "other":  # no flow word, but a development bank or donor there puts up the sum
