@@ -320,14 +320,18 @@ def main() -> None:
         rows.append(("stage: enrich (entities + finance, 1 core)", enrich["total"]))
         if _STARTED_NODE:
             # a node started seconds ago runs on cold JIT code: two such runs had the node use 3.2-3.9 ms of CPU
-            # per article end to end instead of 1.2 ms. A scheduled run meets a node that has been up for hours.
+            # per article end to end instead of 1.1 ms. A scheduled run meets a node that has been up for hours.
             # Indexing the corpus again and again, the node's CPU per story fell from 4.9 ms (first pass) to 1.7
-            # (third) and 1.0 (tenth): index it 8 times first, unmeasured
-            warm_t = 0.0
-            for _ in range(8):
-                warm_t += bench_index(arts, s)
+            # (third) and 1.0 (tenth), but after 8 passes an end-to-end run still cost it 2.6 ms per article: the
+            # searches, refreshes and small writes of a run warm up too. So, unmeasured: 4 index passes and 3
+            # end-to-end runs in child processes (this process stays as cold as a new `newswatch run`)
+            t0 = time.perf_counter()
+            for _ in range(4):
+                bench_index(arts, s)
                 _cleanup(s)
-            print(f"warm-up of the Elasticsearch node this bench started: 8 x {n} stories, {warm_t:.1f} s")
+            bench_memory([n] * 3, beam_args)
+            print(f"warm-up of the Elasticsearch node this bench started: 4 x {n} stories indexed, 3 end-to-end "
+                  f"runs, {time.perf_counter() - t0:.0f} s")
         rows.append(("stage: index (bulk into ES)", bench_index(arts, s)))
         _cleanup(s)
         from newswatch.connectors.es import ensure_indices, make_client
