@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 
-from ._regex import Gated, fast_start, fewest, fold, literal_prefixes
+from ._regex import Gated, fast_start, fold
 from .entities import Mention
 
 # ---------------------------------------------------------------- surface patterns
@@ -94,9 +94,11 @@ KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same m
 # A sentence is scanned only for the kinds whose words it may hold: every match of a kind's pattern starts with
 # one of the pattern's literal prefixes ("lend", "credit facilit"...), looked for with ``in`` (most sentences hold
 # the words of one or two kinds). Pairs of (prefix, kind index), case-insensitive ones first.
-_KIND_GATES = sorted(((p, i, bool(rx.flags & re.IGNORECASE)) for i, (_k, rx) in enumerate(KIND_PATTERNS)
-                      for p in fewest(literal_prefixes(rx) or frozenset())), key=lambda g: not g[2])
-_UNGATED = frozenset(i for i, (_k, rx) in enumerate(KIND_PATTERNS) if literal_prefixes(rx) is None)
+# (The prefixes are ``Gated``'s; the pairs are looked through in one flat loop, the sentence folded once.)
+_KIND_GATED = [Gated(rx) for _k, rx in KIND_PATTERNS]
+_KIND_GATES = sorted(((p, i, g.anycase) for i, g in enumerate(_KIND_GATED) for p in g.prefixes or ()),
+                     key=lambda g: not g[2])
+_UNGATED = frozenset(i for i, g in enumerate(_KIND_GATED) if g.prefixes is None)
 PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
             "financing": 8, "investment_weak": 9}
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
