@@ -288,7 +288,7 @@ def main() -> None:
                     help="skip the comparison run with Beam's own worker processes (multi_processing)")
     ap.add_argument("--child-e2e", type=int, help=argparse.SUPPRESS)
     ap.add_argument("beam_args", nargs="*", help="Beam options for the end-to-end runs (default: none, as "
-                                                 "`newswatch run`: DirectRunner in process + extraction workers)")
+                                                 "`newswatch run`: FnApiRunner in process + extraction workers)")
     args = ap.parse_args()
     beam_args = args.beam_args
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")

@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
     run.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
                      help="feeds file: YAML (feeds: [{url, name}]) or one URL per line")
-    run.add_argument("--runner", help="Beam runner (default DirectRunner; FlinkRunner runs an embedded Flink)")
+    run.add_argument("--runner", help="Beam runner (default FnApiRunner, Beam's in-process runner; FlinkRunner runs an embedded Flink)")
     run.add_argument("--flink-master", help="FlinkRunner: host:port of a Flink cluster (default: embedded)")
     run.add_argument("--allow-loopback", action="store_true", help="allow fetching 127.0.0.0/8 (testing)")
     run.add_argument("--allow-private", action="store_true", help="allow fetching private addresses")

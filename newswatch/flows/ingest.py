@@ -24,7 +24,7 @@ from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
 from ..connectors.http import Fetcher
 from ..pipelines import cpu_pool
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
-from ..pipelines.ingest import Spool, cpu_workers_for, run_pipeline
+from ..pipelines.ingest import Spool, cpu_workers_for, run_pipeline, runner_name
 from ..settings import Settings
 
 
@@ -202,12 +202,13 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     """``overrides``: non-secret settings (see ``Settings.public``); secrets come from the environment."""
     settings = Settings.from_public(overrides)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    summary = {"run_id": run_id, "started_at": _now(), "runner": _runner_name(beam_args),
+    runner = runner_name(beam_args)
+    summary = {"run_id": run_id, "started_at": _now(), "runner": runner,
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
     _freeze_startup_heap()
     cpu_workers = cpu_workers_for(settings, beam_args)
     cpu_pool.prewarm(cpu_workers)  # extraction worker processes start while feeds are polled
-    preimport = _preimport_runner()  # and the Beam runner's modules are imported
+    preimport = _preimport_runner(runner)  # and the Beam runner's modules are imported
     specs = load_feeds(feeds_file)
     try:
         prepare_es(settings)
@@ -290,15 +291,18 @@ def _freeze_startup_heap() -> None:
         _heap_frozen = True
 
 
-def _preimport_runner() -> threading.Thread:
-    """Import the modules Beam's DirectRunner loads when it starts (about 0.25 s, the first run of a process)
-    in the background, while the feeds are polled (mostly waiting on the network). Join the thread before the
-    pipeline starts: two threads importing the same modules from different ends could meet in an import cycle."""
+def _preimport_runner(runner: str) -> threading.Thread:
+    """Import the modules the Beam runner loads when it starts (about 0.25 s, the first run of a process) in the
+    background, while the feeds are polled (mostly waiting on the network). Join the thread before the pipeline
+    starts: two threads importing the same modules from different ends could meet in an import cycle."""
+    modules = ["apache_beam.runners.portability.fn_api_runner.fn_runner"]
+    if runner in ("DirectRunner", "SwitchingDirectRunner"):
+        modules[:0] = ["apache_beam.runners.direct.direct_runner", "apache_beam.runners.portability.prism_runner"]
+
     def run():
         import importlib
 
-        for module in ("apache_beam.runners.direct.direct_runner", "apache_beam.runners.portability.prism_runner",
-                       "apache_beam.runners.portability.fn_api_runner.fn_runner"):
+        for module in modules:
             try:
                 importlib.import_module(module)
             except Exception:  # noqa: BLE001 - only a head start: the runner imports what it needs itself
@@ -307,16 +311,6 @@ def _preimport_runner() -> threading.Thread:
     thread = threading.Thread(target=run, name="newswatch-preimport", daemon=True)
     thread.start()
     return thread
-
-
-def _runner_name(beam_args) -> str:
-    for i, a in enumerate(beam_args or []):
-        if a.startswith("--runner="):
-            return a.split("=", 1)[1]
-        if a == "--runner" and i + 1 < len(beam_args):
-            return beam_args[i + 1]
-    return "DirectRunner"
-
 
 
 def run_ingest(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:

@@ -9,7 +9,7 @@ import apache_beam as beam
 import pytest
 
 from newswatch.pipelines import cpu_pool
-from newswatch.pipelines.ingest import CpuStage, cpu_workers_for
+from newswatch.pipelines.ingest import DEFAULT_RUNNER, CpuStage, cpu_workers_for, runner_name, with_default_runner
 from newswatch.pipelines.stages import DEAD
 
 pytestmark = pytest.mark.integration
@@ -20,10 +20,22 @@ def test_workers_by_default_only_where_the_beam_worker_is_this_process(es_settin
     auto = es_settings.with_(cpu_workers=None)
     expected = cores if cores > 1 else 0
     assert cpu_workers_for(auto, []) == expected
+    assert cpu_workers_for(auto, ["--runner=FnApiRunner"]) == expected
+    assert cpu_workers_for(auto, ["--runner", "DirectRunner"]) == expected
+    assert cpu_workers_for(auto, ["--runner=FnApiRunner", "--direct_running_mode=multi_processing"]) == 0
     assert cpu_workers_for(auto, ["--runner=FlinkRunner", "--environment_type=LOOPBACK"]) == expected
     assert cpu_workers_for(auto, ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]) == 0
     assert cpu_workers_for(auto, ["--runner=FlinkRunner", "--environment_type=PROCESS"]) == 0
     assert cpu_workers_for(es_settings.with_(cpu_workers=3), ["--direct_running_mode=multi_processing"]) == 3
+
+
+def test_the_default_runner_is_named_where_no_runner_is():
+    assert DEFAULT_RUNNER == "FnApiRunner"
+    assert runner_name([]) == runner_name(None) == "FnApiRunner"
+    assert runner_name(["--runner", "FlinkRunner", "--parallelism=2"]) == "FlinkRunner"
+    assert runner_name(["--runner=apache_beam.runners.direct.direct_runner.DirectRunner"]) == "DirectRunner"
+    assert with_default_runner(["--direct_num_workers=2"]) == ["--direct_num_workers=2", "--runner=FnApiRunner"]
+    assert with_default_runner(["--runner=DirectRunner"]) == ["--runner=DirectRunner"]
 
 
 def test_worker_processes_index_the_same_documents_as_inline_extraction(es_settings, es_client, feeds_file,
@@ -38,6 +50,7 @@ def test_worker_processes_index_the_same_documents_as_inline_extraction(es_setti
         s = es_settings.with_(index_prefix=f"nwcpu-{uuid.uuid4().hex[:6]}", allow_loopback=True,
                               home=tmp_path / str(workers), fetch_timeout=5.0, cpu_workers=workers)
         summary = ingest_flow(path, overrides=s.public())
+        assert summary["runner"] == "FnApiRunner"  # no runner named: the default
         results[workers] = (summary["counts"], _docs(es_client, s))
         es_client.indices.delete(index=",".join(es_client.indices.get(index=f"{s.index_prefix}-*")))
         es_client.indices.delete_index_template(name=f"{s.index_prefix}-stories")
