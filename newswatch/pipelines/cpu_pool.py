@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -83,12 +84,24 @@ def submit(workers: int, fn, *args):
         return get_pool(workers).submit(fn, *args)
 
 
+_inline = threading.Lock()  # held by the call() that runs here while the pool is starting
+
+
 def call(workers: int, fn, *args, wait: float = 1.0):
-    """``fn(*args)`` in a worker process if the pool of ``workers`` is up (or comes up within ``wait`` seconds
-    after :func:`prewarm` started it: about a second from scratch), else right here."""
+    """``fn(*args)`` in a worker process if the pool of ``workers`` is up, else right here.
+
+    While :func:`prewarm` is starting the pool (about a second from scratch), calls run here one at a time (this
+    process's core is otherwise idle meanwhile) and the others wait for their turn or for the pool, whichever
+    comes first; after ``wait`` seconds without a pool, they all run here."""
     starting = _starting.get(workers)
     if workers > 0 and workers not in _warm and starting is not None:
-        starting.wait(wait)
+        deadline = time.monotonic() + wait
+        while not starting.is_set() and time.monotonic() < deadline:
+            if _inline.acquire(timeout=0.005):
+                try:
+                    return fn(*args)
+                finally:
+                    _inline.release()
     if workers > 0 and workers in _warm:
         try:
             return submit(workers, fn, *args).result()

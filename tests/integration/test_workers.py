@@ -79,16 +79,37 @@ def test_a_dying_worker_loses_only_the_page_that_kills_it(es_settings, fault_rep
                  note="in-flight pages re-run alone; the killer page is a dead letter")
 
 
-def test_feed_parsing_waits_for_a_pool_that_is_starting_and_runs_inline_without_one():
+def test_feed_parsing_runs_here_one_at_a_time_while_the_pool_starts_then_in_the_pool():
+    import threading
+    import time
+
     assert 1 not in cpu_pool._pools  # a pool size no other test uses: this one starts from nothing
+    me, first, release = os.getpid(), [], threading.Event()
+
+    def held_here() -> int:  # runs in this process (a closure could not be sent to a worker)
+        release.wait(60)
+        return os.getpid()
+
     try:
-        cpu_pool.prewarm(1)
-        assert cpu_pool.call(1, os.getpid, wait=60) != os.getpid()  # waited for the forkserver, then ran there
+        cpu_pool.prewarm(1)  # the forkserver imports trafilatura and warms the extraction code: ~1 s
+        # the first call finds the pool still starting and runs here, holding this process's turn until released
+        thread = threading.Thread(target=lambda: first.append(cpu_pool.call(1, held_here, wait=60)))
+        thread.start()
+        while not cpu_pool._inline.locked() and thread.is_alive():
+            time.sleep(0.01)
+        # the second call finds this process busy: it waits for the pool, not for its turn here
+        assert cpu_pool.call(1, os.getpid, wait=60) != me
+        assert first == [] and thread.is_alive()
+        release.set()
+        thread.join()
+        assert first == [me]
+        assert cpu_pool.call(1, os.getpid, wait=60) != me  # the pool is up: every call goes there
     finally:
+        release.set()
         pool = cpu_pool._pools.pop(1, None)
         cpu_pool._warm.discard(1)
         cpu_pool._starting.pop(1, None)
         if pool is not None:
             pool.shutdown()
-    assert cpu_pool.call(0, os.getpid) == os.getpid()  # no workers: inline
-    assert cpu_pool.call(1, os.getpid) == os.getpid()  # never started: inline, no waiting
+    assert cpu_pool.call(0, os.getpid) == me  # no workers: inline
+    assert cpu_pool.call(1, os.getpid) == me  # never started: inline, no waiting
