@@ -1,4 +1,4 @@
-"""Feed polling: conditional GET, safe XML pre-check, feedparser, normalised entries.
+"""Feed polling: conditional GET, safe XML pre-check, fastfeedparser or feedparser, normalised entries.
 
 Per-feed state (ETag, Last-Modified, last status) is kept in Elasticsearch by the caller
 (:mod:`newswatch.connectors.es`); this module is I/O over HTTP only.
@@ -14,6 +14,7 @@ from xml.etree.ElementTree import ParseError
 
 import courlan
 import defusedxml.ElementTree as DET
+import fastfeedparser
 import feedparser
 import yaml
 from defusedxml import DefusedXmlException
@@ -39,10 +40,8 @@ class Entry:
     canonical_url: str
     feed: str
     title: str | None = None
-    guid: str | None = None
     published_at: str | None = None  # ISO 8601
     author: str | None = None
-    summary: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,32 +110,155 @@ def _iso(struct) -> str | None:
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
-def _precheck_xml(body: bytes) -> str | None:
+def _precheck_xml(body: bytes):
     """Reject XML that is dangerous to parse (entity expansion, external entities, DTD tricks).
 
     Two layers: a byte scan for entity declarations that does not depend on the declared encoding (NULs
-    removed, so UTF-16/32 documents are caught too), then defusedxml's parser.
+    removed, so UTF-16/32 documents are caught too), then defusedxml's parser. Returns (the reason to reject the
+    document or None, the root element if the document is well-formed XML, else None).
     """
     if _ENTITY_DECL.search(body[:1_000_000].replace(b"\x00", b"")):
-        return "forbidden XML construct: the document declares entities (<!ENTITY ...>)"
+        return "forbidden XML construct: the document declares entities (<!ENTITY ...>)", None
     try:
-        DET.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        root = DET.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        return f"forbidden XML construct ({type(exc).__name__}): {exc}"
+        return f"forbidden XML construct ({type(exc).__name__}): {exc}", None
     except (ParseError, ValueError, SyntaxError, LookupError):
-        return None  # malformed or oddly encoded but harmless: feedparser's tolerant parser decides
-    return None
+        return None, None  # malformed or oddly encoded but harmless: feedparser's tolerant parser decides
+    return None, root
 
 
-def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None) -> PollResult:
-    """Parse feed bytes into entries. Never raises for bad input: returns status 'error' instead."""
-    danger = _precheck_xml(body)
+# Two parsers. feedparser (pure Python, ~0.4 ms per entry) reads anything: malformed feeds (it salvages their
+# entries), any encoding, every RSS/Atom dialect, links it has to derive from an id or GUID. fastfeedparser (lxml,
+# ~50x faster) reads the common case: a well-formed UTF-8 RSS 2.0 / RSS 1.0 / Atom 1.0 document whose entries
+# all carry their own link. It is used only there, and gives up (feedparser then reads the feed) on anything it
+# would read differently; tests/integration/test_feed_corpus.py checks that both give the same entries on every
+# feed of feedparser's own test corpus (over 2,000 real-world and tricky feeds) that the fast one takes.
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_RSS1 = "{http://purl.org/rss/1.0/}"
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']+)""")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
+_UTF8 = {"utf-8", "utf8"}
+
+
+def _linked_entries(root) -> int | None:
+    """How many entries the well-formed document ``root`` has, if every one has its own link (RSS ``<link>``, an
+    Atom ``<link>`` to the alternate version); None if one has not, or the document is no RSS 2.0/1.0 or Atom 1.0."""
+    if root.tag == "rss":
+        entries, links = list(root.iter("item")), [("link", None)]
+    elif root.tag == f"{_ATOM}feed":
+        entries, links = list(root.iter(f"{_ATOM}entry")), [(f"{_ATOM}link", "href")]
+    elif root.tag == "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}RDF":
+        entries, links = [e for e in root if e.tag == f"{_RSS1}item"], [(f"{_RSS1}link", None)]
+    else:
+        return None
+    for entry in entries:
+        for tag, attr in links:
+            found = [e for e in entry.findall(tag) if (e.get(attr) if attr else e.text or "").strip()
+                     and (attr is None or e.get("rel", "alternate") == "alternate")]
+            if not found:
+                return None
+    return len(entries)
+
+
+def _fast_parseable(body: bytes, root, response_headers: dict) -> int | None:
+    """The number of entries, if fastfeedparser may read the document (see above); else None."""
+    if root is None or b"<email" in body or b"base64" in body:  # feedparser appends an author's e-mail to the
+        return None                                             # name, and decodes base64 content
+    declared = _XML_ENCODING.match(body)
+    if declared and declared.group(1).decode("ascii", "replace").lower() not in _UTF8:
+        return None
+    charset = _CHARSET.search(response_headers.get("content-type") or "")
+    if charset and charset.group(1).lower() not in _UTF8:
+        return None  # feedparser lets the HTTP charset win
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return _linked_entries(root)
+
+
+def _iso_text(value: str | None) -> str | None:
+    """fastfeedparser's ISO 8601 date -> UTC, whole seconds (as feedparser's parsed dates)."""
+    parsed = datetime.fromisoformat(value)  # ValueError: the caller gives up on the fast parser
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _parse_fast(body: bytes, feed_url: str, n_entries: int) -> PollResult | None:
+    """The feed read by fastfeedparser, or None where feedparser must read it (see above)."""
+    try:
+        parsed = fastfeedparser.parse(body)
+        title = parsed.feed.get("title")
+        if not title or len(parsed.entries) != n_entries:
+            return None  # a title with markup (fastfeedparser drops it), an entry it skipped
+        result = PollResult(feed_url, "ok", title=title)
+        seen: set[str] = set()
+        for raw in parsed.entries[:MAX_ENTRIES_PER_FEED]:
+            link = (raw.get("link") or "").strip()
+            links = raw.get("links") or []
+            if not link or (links and not any(x.get("href") == raw.get("link") and x.get("rel") in (None, "alternate")
+                                              for x in links)):
+                return None  # feedparser picks this entry's link differently
+            published = raw.get("published") or raw.get("updated")
+            _add_entry(result, seen, feed_url, link, title=raw.get("title") or None,
+                       published_at=_iso_text(published) if published else None, author=raw.get("author") or None)
+        if len(parsed.entries) > MAX_ENTRIES_PER_FEED:
+            _too_many(result, len(parsed.entries))
+        return result
+    except Exception:  # noqa: BLE001 - whatever it cannot read, feedparser reads
+        return None
+
+
+def _add_entry(result: PollResult, seen: set[str], feed_url: str, link: str, *, title: str | None,
+               published_at: str | None, author: str | None) -> None:
+    if not link:
+        result.rejected_entries.append({"title": title, "reason": "entry has no link"})
+        return
+    if not link.lower().startswith(("http://", "https://")):
+        result.rejected_entries.append({"link": link[:200], "reason": "link is not http(s)"})
+        return
+    canonical = canonicalize(link)
+    if not canonical:
+        result.rejected_entries.append({"link": link[:200], "reason": "invalid URL"})
+        return
+    sid = story_id(canonical)
+    if sid in seen:
+        return
+    seen.add(sid)
+    result.entries.append(Entry(id=sid, link=link, canonical_url=canonical, feed=feed_url, title=title,
+                                published_at=published_at, author=author))
+
+
+def _too_many(result: PollResult, n: int) -> None:
+    result.rejected_entries.append(
+        {"reason": f"feed has {n} entries; only the first {MAX_ENTRIES_PER_FEED} are read"})
+
+
+def read_fast(body: bytes, response_headers: dict | None = None) -> bool:
+    """Whether :func:`parse_feed` reads this document with fastfeedparser (else feedparser does)."""
+    danger, root = _precheck_xml(body)
+    n_entries = None if danger else _fast_parseable(body, root, response_headers or {})
+    return n_entries is not None and _parse_fast(body, "http://feed.invalid/", n_entries) is not None
+
+
+def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None, *,
+               fast: bool = True) -> PollResult:
+    """Parse feed bytes into entries. Never raises for bad input: returns status 'error' instead.
+    ``fast=False``: feedparser only (the fast parser is tried first otherwise, where it applies)."""
+    headers = response_headers or {}
+    danger, root = _precheck_xml(body)
     if danger:
         return PollResult(feed_url, "error", error=danger, error_kind="unsafe_xml")
-    parsed = feedparser.parse(body, response_headers=response_headers or {}, sanitize_html=False,
-                              resolve_relative_uris=False)
+    n_entries = _fast_parseable(body, root, headers) if fast else None
+    if n_entries is not None:
+        result = _parse_fast(body, feed_url, n_entries)
+        if result is not None:
+            return result
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     version = parsed.get("version") or ""
-    result = PollResult(feed_url, "ok", title=(parsed.feed.get("title") if parsed.get("feed") else None))
+    result = PollResult(feed_url, "ok", title=(parsed.feed.get("title") or None) if parsed.get("feed") else None)
     if parsed.bozo:
         exc = parsed.get("bozo_exception")
         reason = f"{type(exc).__name__}: {exc}" if exc else "malformed feed"
@@ -153,30 +275,11 @@ def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None)
         return result
     seen: set[str] = set()
     for raw in parsed.entries[:MAX_ENTRIES_PER_FEED]:
-        link = (raw.get("link") or "").strip()
-        if not link:
-            result.rejected_entries.append({"title": raw.get("title"), "reason": "entry has no link"})
-            continue
-        if not link.lower().startswith(("http://", "https://")):
-            result.rejected_entries.append({"link": link[:200], "reason": "link is not http(s)"})
-            continue
-        canonical = canonicalize(link)
-        if not canonical:
-            result.rejected_entries.append({"link": link[:200], "reason": "invalid URL"})
-            continue
-        sid = story_id(canonical)
-        if sid in seen:
-            continue
-        seen.add(sid)
-        result.entries.append(Entry(
-            id=sid, link=link, canonical_url=canonical, feed=feed_url,
-            title=(raw.get("title") or None), guid=raw.get("id") or None,
-            published_at=_iso(raw.get("published_parsed") or raw.get("updated_parsed")),
-            author=raw.get("author") or None, summary=(raw.get("summary") or None),
-        ))
+        _add_entry(result, seen, feed_url, (raw.get("link") or "").strip(), title=raw.get("title") or None,
+                   published_at=_iso(raw.get("published_parsed") or raw.get("updated_parsed")),
+                   author=raw.get("author") or None)
     if len(parsed.entries) > MAX_ENTRIES_PER_FEED:
-        result.rejected_entries.append(
-            {"reason": f"feed has {len(parsed.entries)} entries; only the first {MAX_ENTRIES_PER_FEED} are read"})
+        _too_many(result, len(parsed.entries))
     return result
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from newswatch.connectors.feeds import canonicalize, load_feed_list, parse_feed, story_id
+from newswatch.connectors.feeds import canonicalize, load_feed_list, parse_feed, read_fast, story_id
 from newswatch.connectors.http import AddressPolicy
 from newswatch.schemas.mapping import story_mappings, stories_template
 from newswatch.schemas.story import Story
@@ -68,6 +68,51 @@ def test_truncated_feed_is_an_error_but_salvaged_links_are_kept(fixtures_dir):
     result = parse_feed(body, "http://x/feed")
     assert result.status == "error" and result.error_kind == "malformed_feed"
     assert all(e.link.startswith("http://h/") for e in result.entries)
+
+
+def test_well_formed_feeds_are_read_by_the_fast_parser_with_feedparser_s_result(fixtures_dir):
+    from pathlib import Path
+
+    import newswatch
+
+    sample = Path(newswatch.__file__).parent / "data" / "sample" / "feeds"
+    paths = sorted((fixtures_dir / "feeds").glob("*.xml")) + sorted(sample.glob("*.xml"))
+    taken = []
+    for path in paths:
+        body = path.read_bytes().replace(b"{{BASE_URL}}", b"http://h")
+        fast, slow = parse_feed(body, "http://x/feed"), parse_feed(body, "http://x/feed", fast=False)
+        assert fast == slow, path.name
+        if read_fast(body):
+            taken.append(path.name)
+            assert fast.status == "ok" and fast.entries and fast.title
+    # the four well-formed feeds; the truncated one and the entity bomb are feedparser's (or nobody's)
+    assert sorted(taken) == sorted(p.name for p in paths if "truncated" not in p.name and "bomb" not in p.name)
+    assert len(taken) == 4
+
+
+def test_the_fast_parser_leaves_what_it_would_read_differently_to_feedparser():
+    entry = "<item><title>a</title><link>https://example.com/a</link><pubDate>Tue, 12 Mar 2024 03:00:00 GMT</pubDate>"
+    ok = f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>{entry}</item>'
+    assert read_fast(f"{ok}</channel></rss>".encode())
+    result = parse_feed(f"{ok}</channel></rss>".encode(), "http://x/feed")
+    assert [(e.link, e.title, e.published_at) for e in result.entries] == [
+        ("https://example.com/a", "a", "2024-03-12T03:00:00+00:00")]
+    rss_author = ok.replace("<title>a", "<author>ed@example.com (Ed)</author><title>a")  # both: the element's text
+    assert read_fast(f"{rss_author}</channel></rss>".encode())
+    no_link = "<item><title>b</title><guid>https://example.com/b</guid></item>"  # feedparser: the GUID is the link
+    other_charset = ok.replace("UTF-8", "ISO-8859-1")
+    untitled = ok.replace("<channel><title>t</title>", "<channel>")
+    atom = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title>'
+            '<link href="https://example.com/a"/><author><name>Ed</name>{}</author></entry></feed>')
+    assert read_fast(atom.format("").encode())
+    atom_e_mail = atom.format("<email>ed@example.com</email>")  # feedparser: "Ed (ed@example.com)"
+    atom_enclosure = atom.format("").replace("<link ", '<link rel="enclosure" ')  # feedparser: no link
+    for body in (f"{ok}{no_link}</channel></rss>", f"{other_charset}</channel></rss>", f"{untitled}</channel></rss>",
+                 f"{ok}</channel>", atom_e_mail, atom_enclosure, f"{rss_author}</channel></rss>", atom.format("")):
+        if body not in (f"{rss_author}</channel></rss>", atom.format("")):
+            assert not read_fast(body.encode()), body
+        assert parse_feed(body.encode(), "http://x/feed") == parse_feed(body.encode(), "http://x/feed", fast=False)
+    assert not read_fast(f"{ok}</channel></rss>".encode("utf-16"))
 
 
 def test_html_is_not_a_feed():
