@@ -189,7 +189,7 @@ def _iso_text(value: str | None) -> str | None:
 def _parse_fast(body: bytes, feed_url: str, n_entries: int) -> PollResult | None:
     """The feed read by fastfeedparser, or None where feedparser must read it (see above)."""
     try:
-        parsed = fastfeedparser.parse(body)
+        parsed = fastfeedparser.parse(body)  # bytes: given a str that looks like a URL, it would fetch that
         title = parsed.feed.get("title")
         if not title or len(parsed.entries) != n_entries:
             return None  # a title with markup (fastfeedparser drops it), an entry it skipped
