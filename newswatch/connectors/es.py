@@ -196,7 +196,9 @@ def _lock_index(ix: Indices, es: Elasticsearch) -> str:
     return ix.locks
 
 
-_ACTIVE_LOCK_OWNERS: set[str] = set()  # owners holding a lock in this process right now
+# owners holding a lock in this process right now -> (index, lock name, the lock document's sequence number and
+# primary term as this owner wrote it)
+_ACTIVE_LOCK_OWNERS: dict[str, tuple[str, str, int, int]] = {}
 
 
 def _holder_is_gone(doc: dict) -> bool:
@@ -236,8 +238,8 @@ def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seco
     doc = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(),
            "acquired_at": now().isoformat(), "expires_at": (now() + timedelta(seconds=ttl_seconds)).isoformat()}
     try:
-        es.index(index=index, id=name, document=doc, op_type="create")
-        _ACTIVE_LOCK_OWNERS.add(owner)
+        written = es.index(index=index, id=name, document=doc, op_type="create")
+        _ACTIVE_LOCK_OWNERS[owner] = (index, name, written["_seq_no"], written["_primary_term"])
         return doc
     except ConflictError:
         pass
@@ -248,11 +250,11 @@ def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seco
     if not _holder_is_gone(current["_source"]):
         return None
     try:
-        es.index(index=index, id=name, document=doc, if_seq_no=current["_seq_no"],
-                 if_primary_term=current["_primary_term"])
+        written = es.index(index=index, id=name, document=doc, if_seq_no=current["_seq_no"],
+                           if_primary_term=current["_primary_term"])
     except ConflictError:
         return None  # someone else took it over first
-    _ACTIVE_LOCK_OWNERS.add(owner)
+    _ACTIVE_LOCK_OWNERS[owner] = (index, name, written["_seq_no"], written["_primary_term"])
     return {**doc, "took_over_from": current["_source"].get("owner")}
 
 
@@ -266,16 +268,20 @@ def lock_holder(es: Elasticsearch, ix: Indices, name: str) -> dict | None:
 def release_lock(es: Elasticsearch, ix: Indices, name: str, owner: str) -> bool:
     from elasticsearch import ConflictError
 
-    _ACTIVE_LOCK_OWNERS.discard(owner)
-    index = _lock_index(ix, es)
+    held = _ACTIVE_LOCK_OWNERS.pop(owner, None)
+    if held is not None and held[:2] == (ix.locks, name):
+        # deleted only if it is still the version this owner wrote (one request: no read of it first)
+        seq_no, primary_term = held[2:]
+    else:  # taken in another process
+        try:
+            current = es.get(index=_lock_index(ix, es), id=name)
+        except NotFoundError:
+            return False
+        if current["_source"].get("owner") != owner:
+            return False
+        seq_no, primary_term = current["_seq_no"], current["_primary_term"]
     try:
-        current = es.get(index=index, id=name)
-    except NotFoundError:
-        return False
-    if current["_source"].get("owner") != owner:
-        return False
-    try:
-        es.delete(index=index, id=name, if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
+        es.delete(index=ix.locks, id=name, if_seq_no=seq_no, if_primary_term=primary_term)
     except (ConflictError, NotFoundError):
         return False
     return True

@@ -2,6 +2,18 @@
 from __future__ import annotations
 
 
+def unpersisted() -> dict:
+    """Options of newswatch's flows: their results are not persisted. A run's summary is stored in Elasticsearch
+    and under ``$NEWSWATCH_HOME/runs`` by the flow itself, and its tasks return what only that run needs. Saying
+    so, with a storage that is then never written, also spares every run the two requests Prefect's client
+    otherwise makes to ask the API whether a default result storage is configured."""
+    from pathlib import Path
+
+    from prefect.settings import get_current_settings
+
+    return {"persist_result": False, "result_storage": Path(get_current_settings().results.local_storage_path)}
+
+
 def run_local(flow_fn, *args, **kwargs):
     """Call a flow as the CLI does.
 

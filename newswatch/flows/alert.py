@@ -13,6 +13,7 @@ from ..alerting.rules import load_rules
 from ..connectors import es as esc
 from ..connectors.smtp import SmtpError, send
 from ..settings import Settings
+from . import unpersisted
 
 
 @task(name="evaluate-alert-rules", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -62,7 +63,7 @@ def deliver(settings: Settings, run_id: str) -> dict:
     return out
 
 
-@flow(name="newswatch-alerts")
+@flow(name="newswatch-alerts", **unpersisted())
 def alert_flow(story_ids: list[str] | None = None, since_hours: float | None = None,
                overrides: dict | None = None) -> dict:
     """Alerts for ``story_ids`` (the stories an ingest run just indexed) or, run on its own, for the stories

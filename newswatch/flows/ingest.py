@@ -26,6 +26,7 @@ from ..pipelines import cpu_pool
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
 from ..pipelines.ingest import Spool, cpu_workers_for, run_pipeline, runner_name
 from ..settings import Settings
+from . import unpersisted
 
 
 SPOOLED = ("stories", "errors")  # what the pipeline spools when Elasticsearch is down
@@ -42,12 +43,17 @@ def load_feeds(feeds_file: str) -> list[FeedSpec]:
     return specs
 
 
-@task(name="prepare-elasticsearch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def prepare_es(settings: Settings) -> dict:
-    es = esc.make_client(settings)
-    health = esc.check_reachable(es)
-    esc.ensure_indices(es, settings)
-    return {"status": health.get("status")}
+    """Check that Elasticsearch answers and create what is missing. In the flow
+    itself, not a task (~20 ms of Prefect bookkeeping, a twentieth of a run over unchanged feeds), retried as the
+    task was: after 2 s and after 10 s."""
+    def prepare() -> dict:
+        es = esc.make_client(settings)
+        health = esc.check_reachable(es)
+        esc.ensure_indices(es, settings)
+        return {"status": health.get("status")}
+
+    return _retried("Elasticsearch not ready", prepare)
 
 
 @task(name="replay-spool", cache_policy=NO_CACHE)
@@ -168,19 +174,23 @@ def indexed_ids(settings: Settings, ids: list[str]) -> list[str]:
 RETRY_DELAYS = (2, 10)  # seconds before the second and third attempt of a step that retries
 
 
-def commit_feed_states(settings: Settings, states: list[dict]) -> None:
-    """Store the feeds' new state (one bulk request). In the flow itself, not a task (~25 ms of Prefect
-    bookkeeping, a twentieth of a run over unchanged feeds), retried as the task was: after 2 s and after 10 s."""
+def _retried(what: str, step):
+    """``step()``, tried again after each of :data:`RETRY_DELAYS` if it raises (the last failure is raised)."""
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
         try:
-            esc.put_feed_states(esc.make_client(settings), esc.Indices(settings), states)
-            return
+            return step()
         except Exception as exc:
             if delay is None:
                 raise
-            get_run_logger().warning("feed states not stored (attempt %d): %s; again in %d s", attempt + 1, exc,
-                                     delay)
+            get_run_logger().warning("%s (attempt %d): %s; again in %d s", what, attempt + 1, exc, delay)
             time.sleep(delay)
+
+
+def commit_feed_states(settings: Settings, states: list[dict]) -> None:
+    """Store the feeds' new state (one bulk request). In the flow itself, not a task (~25 ms of Prefect
+    bookkeeping, a twentieth of a run over unchanged feeds), retried as the task was: after 2 s and after 10 s."""
+    _retried("feed states not stored",
+             lambda: esc.put_feed_states(esc.make_client(settings), esc.Indices(settings), states))
 
 
 def write_summary(settings: Settings, summary: dict) -> dict:
@@ -197,7 +207,7 @@ def write_summary(settings: Settings, summary: dict) -> dict:
     return summary
 
 
-@flow(name="newswatch-ingest", log_prints=True)
+@flow(name="newswatch-ingest", log_prints=True, **unpersisted())
 def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
     """``overrides``: non-secret settings (see ``Settings.public``); secrets come from the environment."""
     settings = Settings.from_public(overrides)

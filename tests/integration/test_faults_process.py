@@ -122,3 +122,28 @@ def test_secrets_never_reach_logs_errors_or_summaries(settings, fixture_server, 
         for where, text in (("run output", out.stdout + out.stderr), ("doctor", doctor.stdout + doctor.stderr),
                             ("ES error/run records", stored), ("files", files), ("prefect logs", prefect_logs)):
             assert value not in text, f"{name} leaked into {where}"
+
+
+def test_a_lock_is_released_only_by_the_owner_of_its_current_version(es_settings, es_client):
+    from newswatch.connectors import es as esc
+
+    ix = Indices(es_settings.with_(index_prefix=f"nwlock-{os.getpid()}-{time.monotonic_ns() % 10**6}"))
+    try:
+        esc.ensure_indices(es_client, es_settings.with_(index_prefix=ix.prefix))
+        assert esc.acquire_lock(es_client, ix, "ingest", owner="a") is not None
+        assert esc.acquire_lock(es_client, ix, "ingest", owner="b") is None  # held by a live owner
+        assert esc.release_lock(es_client, ix, "ingest", owner="b") is False  # not b's to release
+        assert esc.release_lock(es_client, ix, "ingest", owner="a") is True
+        assert esc.lock_holder(es_client, ix, "ingest") is None
+        # a's lock expires and b takes it over: a, which still thinks it holds it, must not release b's
+        assert esc.acquire_lock(es_client, ix, "ingest", owner="a", ttl_seconds=-1) is not None
+        assert esc.acquire_lock(es_client, ix, "ingest", owner="b")["took_over_from"] == "a"
+        assert esc.release_lock(es_client, ix, "ingest", owner="a") is False
+        assert esc.lock_holder(es_client, ix, "ingest")["owner"] == "b"
+        # a lock taken by another process (this one does not know its version) is looked up, then released
+        esc._ACTIVE_LOCK_OWNERS.pop("b")
+        assert esc.release_lock(es_client, ix, "ingest", owner="b") is True
+        assert esc.lock_holder(es_client, ix, "ingest") is None
+    finally:
+        es_client.indices.delete(index=",".join(es_client.indices.get(index=f"{ix.prefix}-*")))
+        es_client.indices.delete_index_template(name=f"{ix.prefix}-stories")
