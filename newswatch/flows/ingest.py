@@ -44,9 +44,8 @@ def load_feeds(feeds_file: str) -> list[FeedSpec]:
 
 
 def prepare_es(settings: Settings) -> dict:
-    """Check that Elasticsearch answers and create what is missing. In the flow
-    itself, not a task (~20 ms of Prefect bookkeeping, a twentieth of a run over unchanged feeds), retried as the
-    task was: after 2 s and after 10 s."""
+    """Check that Elasticsearch answers and create what is missing. In the flow itself, not a task (~20 ms of
+    Prefect bookkeeping, a twentieth of a run over unchanged feeds), retried as the task was: after 2 s and 10 s."""
     def prepare() -> dict:
         es = esc.make_client(settings)
         health = esc.check_reachable(es)
