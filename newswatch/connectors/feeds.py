@@ -186,8 +186,12 @@ def _iso_text(value: str | None) -> str | None:
     return parsed.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _parse_fast(body: bytes, feed_url: str, n_entries: int) -> PollResult | None:
-    """The feed read by fastfeedparser, or None where feedparser must read it (see above)."""
+def _parse_fast(body: bytes, feed_url: str, root, response_headers: dict) -> PollResult | None:
+    """The feed read by fastfeedparser, or None where feedparser must read it (see above). ``root``: the
+    pre-check's tree (None: the document is not well-formed)."""
+    n_entries = _fast_parseable(body, root, response_headers)
+    if n_entries is None:
+        return None
     try:
         parsed = fastfeedparser.parse(body)  # bytes: given a str that looks like a URL, it would fetch that
         title = parsed.feed.get("title")
@@ -239,8 +243,7 @@ def _too_many(result: PollResult, n: int) -> None:
 def read_fast(body: bytes, response_headers: dict | None = None) -> bool:
     """Whether :func:`parse_feed` reads this document with fastfeedparser (else feedparser does)."""
     danger, root = _precheck_xml(body)
-    n_entries = None if danger else _fast_parseable(body, root, response_headers or {})
-    return n_entries is not None and _parse_fast(body, "http://feed.invalid/", n_entries) is not None
+    return danger is None and _parse_fast(body, "http://feed.invalid/", root, response_headers or {}) is not None
 
 
 def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None, *,
@@ -251,11 +254,9 @@ def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None,
     danger, root = _precheck_xml(body)
     if danger:
         return PollResult(feed_url, "error", error=danger, error_kind="unsafe_xml")
-    n_entries = _fast_parseable(body, root, headers) if fast else None
-    if n_entries is not None:
-        result = _parse_fast(body, feed_url, n_entries)
-        if result is not None:
-            return result
+    result = _parse_fast(body, feed_url, root, headers) if fast else None
+    if result is not None:
+        return result
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     version = parsed.get("version") or ""
     result = PollResult(feed_url, "ok", title=(parsed.feed.get("title") or None) if parsed.get("feed") else None)
