@@ -87,6 +87,17 @@ def mark_equivalents_and_repeats(finance, full_text: str) -> None:
             m.repeat_of = first
 
 
+def outlet_name(page: dict, art: dict, title: str) -> str | None:
+    """Who published the story, for people to read: the feeds file's name for the feed, else the page's site
+    name (unless it is really a headline), else the feed's title, else the host name."""
+    from urllib.parse import urlsplit
+
+    site = (art.get("sitename") or "").strip()
+    if site and (site == title.strip() or len(site) > 60 or len(site.split()) > 6):
+        site = ""
+    return page.get("source_name") or site or page.get("feed_title") or urlsplit(page["url"]).hostname
+
+
 def build_story(page: dict) -> dict:
     """Enrich one extracted page into a validated Story document (dict with ``_id``)."""
     from urllib.parse import urlsplit
@@ -109,7 +120,7 @@ def build_story(page: dict) -> dict:
     usd = [m.usd for m in finance if m.usd is not None]
     story = Story(
         id=page["id"], url=page["url"], canonical_url=page["canonical_url"], feeds=sorted(set(page["feeds"])),
-        site=site, source_name=page.get("source_name") or art.get("sitename") or None,
+        site=site, source_name=outlet_name(page, art, title),
         source_tags=sorted(set(page.get("source_tags") or [])),
         title=title or None, text=text, author=art.get("author") or page.get("author"),
         lang=art.get("lang"), published_at=published, fetched_at=page["fetched_at"], ingested_at=now(),
