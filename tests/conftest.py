@@ -17,6 +17,10 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="nw-prefect-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# exchange rates: never the real source (the rate tests serve CBR documents on loopback), and a cache of the
+# session's own, so no developer's fetched rates leak into the results
+os.environ.setdefault("NEWSWATCH_RATES_URL", "off")
+os.environ.setdefault("NEWSWATCH_RATES_DIR", tempfile.mkdtemp(prefix="nw-rates-"))
 
 
 @pytest.fixture(scope="session")
