@@ -78,7 +78,7 @@ class Settings:
     # exchange rates the ECB has not (newswatch.connectors.rates); rates_url None = never fetch
     rates_url: str | None = "https://www.cbr.ru/scripts/XML_daily.asp"
     rates_dir: str | None = None  # None = <home>/rates
-    rates_max_dates: int = 14  # documents fetched per run at most
+    rates_max_dates: int = 31  # documents fetched per run at most
     rates_delay: float = 0.5  # seconds between two requests to the rate source
     # SMTP (alerts)
     smtp_host: str | None = None

@@ -92,10 +92,12 @@ def outlet_name(page: dict, art: dict, title: str) -> str | None:
     name (unless it is really a headline), else the feed's title, else the host name."""
     from urllib.parse import urlsplit
 
+    parts = urlsplit(page["url"])
+    hosts = {parts.netloc.lower(), (parts.hostname or "").lower(), (parts.hostname or "").lower().removeprefix("www.")}
     site = (art.get("sitename") or "").strip()
-    if site and (site == title.strip() or len(site) > 60 or len(site.split()) > 6):
-        site = ""
-    return page.get("source_name") or site or page.get("feed_title") or urlsplit(page["url"]).hostname
+    if site and (site == title.strip() or site.lower() in hosts or len(site) > 60 or len(site.split()) > 6):
+        site = ""  # a headline or the address, not a name
+    return page.get("source_name") or site or page.get("feed_title") or parts.hostname
 
 
 def build_story(page: dict) -> dict:
