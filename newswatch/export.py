@@ -18,7 +18,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 # (column, pyarrow type name): the file's columns, in order
 COLUMNS = (("published", "string"), ("outlet", "string"), ("title", "string"), ("url", "string"),
            ("amount", "float64"), ("amount_max", "float64"), ("currency", "string"), ("usd", "float64"),
-           ("usd_note", "string"), ("approx", "bool"), ("kind", "string"), ("lender", "string"),
+           ("usd_note", "string"), ("approx", "bool_"), ("kind", "string"), ("lender", "string"),
            ("lender_name", "string"), ("lender_country", "string"), ("recipient", "string"), ("sentence", "string"),
            ("story_id", "string"))
 
