@@ -86,8 +86,9 @@ def _prune(s: Settings, args) -> int:
     for i in result["kept"]:
         why = "the write index" if i["write_index"] else f"newest story ingested {i['newest'][:10]}"
         console.print(f"kept {i['index']} ({why})")
-    console.print(f"{len(result['old'])} indices older than {result['cutoff'][:10]} {verb}"
-                  + (" (dry run: nothing deleted)" if args.dry_run else ""))
+    n = len(result["old"])
+    console.print(f"{n} {'index' if n == 1 else 'indices'} with no story ingested since {result['cutoff'][:10]}: "
+                  + ("nothing deleted (dry run)" if args.dry_run else "deleted"))
     return 0
 
 

@@ -36,6 +36,8 @@ def rollover(es: Elasticsearch, settings: Settings) -> dict:
 
 def _upgrade(doc: dict) -> dict:
     """Bring a stored story to the current schema (fills fields added since it was written)."""
+    from .extraction.lenders import readable
+    from .schemas import deals
     from .schemas.story import Story
 
     finance = doc.get("finance") or []
@@ -46,7 +48,14 @@ def _upgrade(doc: dict) -> dict:
     doc.setdefault("finance_usd_max", max(usd) if usd else None)
     doc.setdefault("finance_usd_total", round(sum(usd), 2) if usd else None)
     known = set(Story.model_fields)
-    return Story.model_validate({k: v for k, v in doc.items() if k in known}).model_dump(mode="json")
+    story = Story.model_validate({k: v for k, v in doc.items() if k in known})
+    readable(story.finance)  # lender names and states, recipients' points (documents older than those fields)
+    if "lender_countries" not in doc:
+        story.lender_countries = sorted({m.lender_country for m in story.finance if m.lender_country})
+    if "deal_usd_total" not in doc:
+        story.deal_usd_total = deals.deal_usd_total(story.finance)
+        story.deal_kinds = sorted({m.kind for m in deals.deals(story.finance)})
+    return story.model_dump(mode="json")
 
 
 def migrate(es: Elasticsearch, settings: Settings, *, delete_old: bool = False, chunk_size: int = 500) -> dict:

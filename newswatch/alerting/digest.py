@@ -6,7 +6,8 @@ import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from ..formatting import amount_text, clean_link, outlet, parties_text, reading_order, usd_or_why, usd_total
+from ..formatting import (amount_text, clean_link, mention_text, outlet, parties_text, reading_order,
+                          usd_or_why, usd_total)
 from ..schemas.deals import is_deal
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -76,7 +77,7 @@ def build_digest(rule, stories: list[dict], sender: str) -> EmailMessage:
                                  f'{"deals" if role == "deal" else "background figures"}</th></tr>')
                     shown = role
                 row = (amount_text(m), usd_or_why(m), m["kind"], parties_text(m))
-                text_lines.append(f"    {row[0]} ({row[1]}) {row[2]} {row[3]}")
+                text_lines.append(f"    {mention_text(m)}")
                 text_lines.append(f"      \"{clean(m.get('sentence'), 400)}\"")
                 cells.append("<tr>" + "".join(f"<td>{html.escape(clean(c, 400))}</td>" for c in row)
                              + f"<td><i>{html.escape(clean(m.get('sentence'), 400))}</i></td></tr>")
