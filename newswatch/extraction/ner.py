@@ -27,6 +27,7 @@ from .entities import Mention
 from .gazetteer import Ref, fold, load, tokens_of
 
 LABELS = ("PER", "ORG", "LOC", "MISC")
+RECOGNISED = "recognised"  # the kind of an organisation only the recogniser knows (it may be a lender)
 _TYPE = {"PER": "person", "ORG": "org"}
 # CoreNLP's and other recognisers' label names
 ALIASES = {"PERSON": "PER", "ORGANIZATION": "ORG", "ORGANISATION": "ORG", "LOCATION": "LOC", "GPE": "LOC"}
@@ -259,7 +260,7 @@ def merge(text: str, mentions: list[Mention], spans: list[NerSpan]) -> list[Ment
             canonical = (s.lemma or name).strip()
             if kind == "org":
                 canonical = _LEGAL_FORM.sub("", canonical) or canonical
-            ref = Ref(kind, stable_id(canonical), canonical)
+            ref = Ref(kind, stable_id(canonical), canonical, kind=RECOGNISED if kind == "org" else None)
             if kind == "person":
                 full_people.setdefault(words[-1], ref)
             else:

@@ -126,6 +126,10 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
     finance = facts.finance
     mark_equivalents_and_repeats(finance, f"{title}\n\n{text}")
     readable(finance)
+    names = {e.id: e.name for e in facts.entities if e.type == "org"}
+    for m in finance:  # a lender only the recogniser knows: its name as the story writes it
+        if m.lender in names and m.lender_name == m.lender:
+            m.lender_name = names[m.lender]
     usd = [m.usd for m in finance if m.usd is not None]
     story = Story(
         id=page["id"], url=page["url"], canonical_url=page["canonical_url"], feeds=sorted(set(page["feeds"])),
