@@ -125,6 +125,9 @@ def cmd_nlp(args) -> int:
             console.print(f"CoreNLP NER is up at {url}; log: {nlp_local.log_file(s)}")
         elif args.action == "stop":
             console.print("stopped" if nlp_local.stop(s) else "not running")
+        elif args.action == "run":
+            nlp_local.install(s)
+            os.execv(nlp_local.command(s)[0], nlp_local.command(s))
         else:
             st = nlp_local.status(s)
             for k, v in st.items():
@@ -518,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     es.set_defaults(func=cmd_es)
 
     nl = sub.add_parser("nlp", help="manage the local Stanford CoreNLP named-entity service")
-    nl.add_argument("action", choices=["install", "start", "stop", "status"])
+    nl.add_argument("action", choices=["install", "start", "stop", "status", "run"],
+                    help="run: install if needed and serve in the foreground (a container's command)")
     nl.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the service to answer")
     nl.set_defaults(func=cmd_nlp)
 
