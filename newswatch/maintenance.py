@@ -130,7 +130,7 @@ def _page_of(doc: dict) -> dict:
 
 
 def reenrich(es: Elasticsearch, settings: Settings, since: datetime, *, only_rules: bool = False,
-             batch: int = 20, progress=None) -> dict:
+             batch: int = 8, progress=None) -> dict:
     """Run enrichment again on the stories ingested since ``since``, from their stored title and text (nothing
     is fetched again): names from the recogniser now configured, USD values from the rates now cached, the
     current extraction rules. ``only_rules``: only the stories whose names came from the rules alone."""

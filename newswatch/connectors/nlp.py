@@ -59,8 +59,22 @@ class NlpClient:
         self.last_error: str | None = None
 
     def _post(self, body: bytes) -> bytes:
+        reused = self._conn is not None
+        try:
+            return self._post_once(body)
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            if not reused:
+                raise
+            return self._post_once(body)  # the service closed an idle keep-alive connection: once more, anew
+
+    def _post_once(self, body: bytes) -> bytes:
         if self._conn is None:
             self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.config.timeout)
+        # the service answers when the whole batch is read: the wait grows with the text sent (~2 s per 10,000
+        # characters allowed beyond the base timeout, a loaded machine's pace)
+        self._conn.timeout = self.config.timeout + len(body) / 5000
+        if self._conn.sock is not None:
+            self._conn.sock.settimeout(self._conn.timeout)
         try:
             self._conn.request("POST", self.base + "/ner", body=body,
                                headers={"Content-Type": "text/plain; charset=utf-8"})

@@ -265,7 +265,7 @@ def test_service_killed_mid_run_loses_nothing_and_reenrich_repairs(settings, dev
     assert result["stories"] == len(by["rules"]) and result["updated"] == len(by["rules"])
     after = {st["id"]: st for st in _stories(es_client, ix)}
     assert len(after) == n, "re-enrichment writes each story in place, no copies"
-    assert {st["ner"] for st in after.values()} == {"corenlp"}
+    assert {st["ner"] for st in after.values()} == {"corenlp"}, (result["recognisers"], result["errors"])
     assert sum(len(after[st["id"]]["people"]) for st in by["rules"]) > people_before
     for st in by["rules"]:  # what enrichment does not derive is kept as it was
         assert after[st["id"]]["fetched_at"] == st["fetched_at"] and after[st["id"]]["text"] == st["text"]
