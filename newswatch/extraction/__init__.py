@@ -22,7 +22,15 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
             lang: str | None = None) -> ExtractionResult:
     """Entities and finance mentions of one story. Offsets are into ``title + "\\n\\n" + text``."""
     full = f"{title or ''}\n\n{text or ''}"
-    mentions = find_mentions(full)
+    doc = None
+    if lang == "ru":
+        from .ru import entities as ru_entities
+        from .ru.nlp import analyze
+
+        doc = analyze(full)
+        mentions = ru_entities.find_mentions(full, doc)
+    else:
+        mentions = find_mentions(full)
     # per entity: its first mention, how often it is mentioned and its surface forms (plain values while counting:
     # a pydantic model's attribute assignment costs a microsecond each)
     seen: dict[tuple[str, str], tuple[Mention, list[int], list[str]]] = {}

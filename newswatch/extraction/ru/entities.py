@@ -93,3 +93,23 @@ def ner_spans(doc: RuDoc) -> list[NerSpan]:
                        if t.pos != "PUNCT")
         out.append(NerSpan(sp.start, sp.end, sp.label, sp.text, sp.normal, key))
     return out
+
+
+def find_mentions(text: str, doc: RuDoc) -> list[Mention]:
+    """Every entity mention of the Russian ``text`` (analysed as ``doc``), sorted by position: the Russian
+    gazetteer's, and what the English matcher finds in the text's Latin-script names (TBEA, Qazaq Camel)."""
+    from ..entities import _Spans
+    from ..entities import find_mentions as latin_mentions
+
+    mentions = gazetteer_mentions(doc)
+    taken = _Spans((m.start, m.end) for m in mentions)
+    for m in latin_mentions(text):
+        if not _has_cyrillic(m.surface) and not taken.overlaps(m.start, m.end):
+            mentions.append(m)
+            taken.add(m.start, m.end)
+    mentions.sort(key=lambda m: m.start)
+    return mentions
+
+
+def _has_cyrillic(s: str) -> bool:
+    return any("\u0400" <= c <= "\u04ff" for c in s)
