@@ -54,7 +54,13 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     body_start = len(title or "") + 2
     if title and (text or "").startswith(title):  # trafilatura's text often repeats the headline
         headlines.append((body_start, body_start + len(title)))
-    finance = _dedupe(find_finance(full, mentions, published=published, site=site, lang=lang), headlines)
+    if doc is not None:
+        from .ru.finance import find_finance as find_finance_ru
+
+        found = find_finance_ru(full, mentions, doc, published=published, site=site)
+    else:
+        found = find_finance(full, mentions, published=published, site=site, lang=lang)
+    finance = _dedupe(found, headlines)
     ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),
