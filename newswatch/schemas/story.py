@@ -20,6 +20,11 @@ def _es(**mapping) -> dict:
     return {"es": mapping}
 
 
+# text fields that also get a sub-field per language analyzer the cluster has (``title.ru``, ``text.ru``: Russian
+# stemming); the standard analyzer of the field itself tokenises every script
+LANGUAGE_SUBFIELDS = {"ru": "russian"}
+
+
 class Entity(BaseModel):
     """A geopolitical entity found in a story (country, region, organisation, person...)."""
 
@@ -60,11 +65,12 @@ class Story(BaseModel):
     feeds: list[str] = Field(default_factory=list, description="URLs of the feeds that listed the story")
     site: Optional[str] = None
     title: Optional[str] = Field(
-        default=None, json_schema_extra=_es(type="text", fields={"keyword": {"type": "keyword", "ignore_above": 512}})
+        default=None, json_schema_extra={**_es(type="text", fields={"keyword": {"type": "keyword", "ignore_above": 512}}),
+                                         "languages": True}
     )
-    text: str = Field(default="", json_schema_extra=_es(type="text"))
+    text: str = Field(default="", json_schema_extra={**_es(type="text"), "languages": True})
     author: Optional[str] = None
-    lang: Optional[str] = None
+    lang: Optional[str] = Field(default=None, description="ISO 639-1 language of the story (page, feed or detected)")
     published_at: Optional[datetime] = None
     fetched_at: datetime
     ingested_at: Optional[datetime] = None
