@@ -114,11 +114,12 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     esc.write_errors(es, ix, errors)
     # one story per canonical URL, remembering every feed that listed it
     merged: dict[str, dict] = {}
+    langs = {s.url: s.lang for s in specs if s.lang}  # a feed's declared language: a hint for its stories
     for e in entries:
         # what the pipeline uses of an entry (not its summary or GUID): held once per new story during the run
         d = merged.setdefault(e.id, {"id": e.id, "link": e.link, "canonical_url": e.canonical_url, "title": e.title,
                                      "published_at": e.published_at, "author": e.author, "feeds": [],
-                                     "run_id": run_id})
+                                     "run_id": run_id, "lang": langs.get(e.feed)})
         if e.feed not in d["feeds"]:
             d["feeds"].append(e.feed)
     known: set[str] = set()
