@@ -320,20 +320,27 @@ def _parties(story: _Story, lo: int, hi: int, p: int, q: int, kind: str):
         if prio < recipient_prio and _recipient_value(m):
             recipient, recipient_prio = m, prio
 
+    # the verb the amount depends on, and a verb or participle that depends on it («$200 млн, выделенных Россией»)
+    predicates = {_predicate(story, story.head_of(p, q))} | {
+        c for k in range(p, q) for c in doc.children(k) if toks[c].pos == "VERB"}
     for m, (x, y) in inside:
         h = story.head_of(x, max(y, x + 1))
         tok = toks[h]
         before = text[max(0, toks[x].start - 30):toks[x].start]
         prep = _preposition(story, x, h)
         case = tok.case
+        # a marked or case-marked party speaks of this amount only within its predicate («..., со стороны
+        # Кыргызстана были выполнены мероприятия, в связи с чем АБР ... выделить $30 млн»)
+        same = _predicate(story, h) in predicates
         if lx.lender_before.search(before):
-            if prep == "у" and not receive:
+            if (prep == "у" and not receive) or not same:
                 continue
             if not _shared(story, inside, x, y):
                 set_lender(m, 0)
             continue
         if lx.recipient_before.search(before):
-            set_recipient(m, 0)
+            if same:
+                set_recipient(m, 0)
             continue
         if prep in lx.not_party_prepositions:
             continue
@@ -346,14 +353,14 @@ def _parties(story: _Story, lo: int, hi: int, p: int, q: int, kind: str):
             elif case in ("Gen", "Dat"):
                 set_recipient(m, 1)
             continue
-        if case == "Dat" and prep is None and (give or flow_head is not None or story.kind_of):
+        if case == "Dat" and prep is None and same and (give or flow_head is not None):
             set_recipient(m, 1)
             continue
         if case == "Gen" and flow_head is not None and prep is None and story.kind_of.get(flow_head) != "financing":
             if not _shared(story, inside, x, y):
                 set_lender(m, 1)  # «кредита АБР», «гранта Японии»
             continue
-        if case == "Ins" and prep is None and give:
+        if case == "Ins" and prep is None and give and same:
             set_lender(m, 2)  # «выделено Саудовским фондом развития», «выделенных Россией»
             continue
         subject = _subject_of(story, h)
@@ -382,6 +389,19 @@ def _parties(story: _Story, lo: int, hi: int, p: int, q: int, kind: str):
     if recip is not None and recip == lend:
         recip = None
     return lend, recip
+
+
+def _predicate(story: _Story, k: int) -> int:
+    """The verb token k depends on (through nouns, adjectives, numbers), or the root of its sentence."""
+    toks = story.doc.tokens
+    for _ in range(8):
+        t = toks[k]
+        if t.head < 0:
+            return k
+        k = t.head
+        if toks[k].pos in ("VERB", "AUX"):
+            return k
+    return k
 
 
 def _preposition(story: _Story, x: int, h: int) -> str | None:
@@ -438,19 +458,18 @@ def _shared(story: _Story, inside, x: int, y: int) -> bool:
 
 def _story_recipient(story: _Story, facts: list) -> None:
     """A flow whose sentence names no recipient goes to the story's: the recipient most of its amounts name, else
-    the country the story names most that is not a lender."""
+    the country the story names most (not the flow's own lender, nor its lender's country)."""
     named = Counter(f[3] for f in facts if f[3])
-    if named:
-        default = named.most_common(1)[0][0]
-    else:
-        lenders = {f[2] for f in facts if f[2]}
-        lender_countries = {m.ref.country for m in story.parties if m.ref.type == "org" and m.ref.id in lenders}
-        count = Counter(m.ref.id for m in story.parties if m.ref.type == "country"
-                        and m.ref.id not in lenders and m.ref.id not in lender_countries)
-        ranked = count.most_common(2)
-        default = ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
-    if default is None:
-        return
+    countries = Counter(m.ref.id for m in story.parties if m.ref.type == "country")
+    org_country = {m.ref.id: m.ref.country for m in story.parties if m.ref.type == "org"}
     for f in facts:
-        if f[3] is None and f[1] in FLOW_KINDS and f[2] != default:
-            f[3] = default
+        if f[3] is not None or f[1] not in FLOW_KINDS:
+            continue
+        lender = f[2]
+        excluded = {lender, org_country.get(lender)}
+        if named:
+            default = next((c for c, _n in named.most_common() if c not in excluded), None)
+        else:
+            ranked = [(c, n) for c, n in countries.most_common() if c not in excluded][:2]
+            default = ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
+        f[3] = default

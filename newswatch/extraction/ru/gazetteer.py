@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice, product
 from pathlib import Path
 
 from ..gazetteer import CITY_MIN_POPULATION, DATA, REGIONAL_CITY_MIN_POPULATION, REGIONAL_COUNTRIES, Ref
@@ -34,15 +35,17 @@ class RuGazetteer:
     forms: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (type, id) -> the written forms
 
     def add(self, form: str, ref: Ref, mode: str = PROPER) -> None:
-        keys = form_keys(form)
-        if not keys:
+        # every reading of every word: «Жапаров» is read as «жапар» out of context, «Жапарову» only as «жапаров»
+        options = [sorted(word_keys(w)) for w in _tokens(form)]
+        if not options:
             return
-        node = self.trie
-        for k in keys:
-            node = node.setdefault(k, {})
-        entries = node.setdefault(END, [])
-        if all(e[0] != ref for e in entries):
-            entries.append((ref, mode))
+        for keys in islice(product(*options), 32):
+            node = self.trie
+            for k in keys:
+                node = node.setdefault(k, {})
+            entries = node.setdefault(END, [])
+            if all(e[0] != ref for e in entries):
+                entries.append((ref, mode))
         self.refs.setdefault((ref.type, ref.id), ref)
         self.forms.setdefault((ref.type, ref.id), set()).add(form)
 
@@ -59,7 +62,13 @@ def is_exact(word: str) -> bool:
 
 
 def form_keys(form: str) -> list[str]:
+    """The most likely key of each word of ``form`` (for comparing names)."""
     return ["=" + w if is_exact(w) else morph.lemma(w) for w in _tokens(form)]
+
+
+def word_keys(word: str) -> frozenset[str]:
+    """The keys a word of a gazetteer entry is stored under: as written (abbreviations, Latin), else its lemmas."""
+    return frozenset(("=" + word,)) if is_exact(word) else morph.entry_lemmas(word)
 
 
 def token_keys(word: str) -> frozenset[str]:
@@ -72,7 +81,7 @@ def _token_keys(word: str) -> frozenset[str]:
     exact = "=" + word
     if not any("\u0400" <= c <= "\u04ff" for c in word):
         return frozenset((exact,))
-    return frozenset((exact, *morph.lemmas(word)))
+    return frozenset((exact, *morph.name_lemmas(word)))
 
 
 def _yaml(path: Path):

@@ -37,6 +37,31 @@ def lemmas(word: str) -> frozenset[str]:
     return frozenset({w, *(normal(p.normal_form) for p in analyzer().parse(w))})
 
 
+_NOMINAL = frozenset({"NOUN", "ADJF", "PRTF", "NUMR", None})  # None: words pymorphy cannot tag
+
+
+@lru_cache(maxsize=200_000)
+def name_lemmas(word: str) -> frozenset[str]:
+    """The lemmas of ``word`` read as a noun or an adjective (names are never verbs: «Дели» is not «деть»), the
+    word itself included."""
+    w = normal(word)
+    if not _has_cyrillic(w):
+        return frozenset((w,))
+    return frozenset({w, *(normal(p.normal_form) for p in analyzer().parse(w) if p.tag.POS in _NOMINAL)})
+
+
+@lru_cache(maxsize=50_000)
+def entry_lemmas(word: str) -> frozenset[str]:
+    """The keys of a word of a name written in the nominative: the word and the lemmas of its nominal readings in
+    the nominative («Жапаров»: жапаров; not «жапар», whose genitive plural it also is)."""
+    w = normal(word)
+    if not _has_cyrillic(w):
+        return frozenset((w,))
+    nominative = [p for p in analyzer().parse(w) if p.tag.POS in _NOMINAL and p.tag.case in ("nomn", None)]
+    # the word itself too: a name that is no nominative of anything («Семей», «Баку») is only itself
+    return frozenset({w, *(normal(p.normal_form) for p in nominative)})
+
+
 @lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
     """The most likely lemma of ``word`` out of context (what gazetteer entries are keyed by)."""
