@@ -3,7 +3,8 @@ does, else py3langid on the text (its model is loaded on first use, about 0.8 s,
 page that says nothing plausible about itself).
 
 "Plausible" is about the script: a page marked ``en`` whose text is Cyrillic (a site template in English over
-Russian stories) is not English, and a page marked ``ru`` whose text is Latin is not Russian.
+Russian stories) is not English, and a page marked ``ru`` whose text is Latin is not Russian; between the
+languages written in Cyrillic the text decides (py3langid).
 """
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def detect(text: str, declared: str | None = None, hint: str | None = None) -> s
     share = cyrillic_share(text or "")
     for code in (normalize(declared), normalize(hint)):
         if code and plausible(code, share):
+            if code in CYRILLIC and len(text) >= 200:
+                # Russian, Kazakh, Kyrgyz, Tajik... share the script, and sites of the region mark one for all
+                # (a Kyrgyz story on a page marked ru): the text decides between them
+                found = classify(text[:SAMPLE])
+                return found if found in CYRILLIC else code
             return code
     if share is None:
         return None

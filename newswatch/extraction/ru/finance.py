@@ -365,7 +365,9 @@ def _parties(story: _Story, lo: int, hi: int, p: int, q: int, kind: str):
             continue
         subject = _subject_of(story, h)
         if subject is not None:
-            verb_lemmas = story.lemmas(subject)
+            # «Китай может предоставить»: the verb and the infinitive it governs
+            verb_lemmas = story.lemmas(subject).union(*(story.lemmas(c) for c in doc.children(subject)
+                                                        if toks[c].rel == "xcomp"))
             if verb_lemmas & lx.receive_verbs:
                 set_recipient(m, 2)
             elif verb_lemmas & lx.give_verbs and not _shared(story, inside, x, y):
