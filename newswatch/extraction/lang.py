@@ -67,4 +67,7 @@ def detect(text: str, declared: str | None = None, hint: str | None = None) -> s
 def classify(text: str) -> str:
     import py3langid
 
+    from ._blas import one_thread
+
+    one_thread()
     return py3langid.classify(text)[0]

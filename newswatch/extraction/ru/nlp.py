@@ -86,6 +86,9 @@ def models():
     """(morphology tagger, syntax parser, NER tagger, vocabulary) — loaded once per process."""
     from natasha import NewsEmbedding, NewsMorphTagger, NewsNERTagger, NewsSyntaxParser
 
+    from .._blas import one_thread
+
+    one_thread()
     emb = NewsEmbedding()
     return NewsMorphTagger(emb), NewsSyntaxParser(emb), NewsNERTagger(emb), morph.Vocab()
 
