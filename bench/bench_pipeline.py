@@ -132,10 +132,10 @@ def bench_enrich(arts: list[dict]) -> dict:
 
     per = []
     for a in arts[:50]:
-        extract(a.get("title") or "", a.get("text") or "")  # warm-up: gazetteers, rates
+        extract(a.get("title") or "", a.get("text") or "", lang=a.get("lang"))  # warm-up: gazetteers, rates, models
     for a in arts:
         t = time.perf_counter()
-        extract(a.get("title") or "", a.get("text") or "")
+        extract(a.get("title") or "", a.get("text") or "", lang=a.get("lang"))
         per.append(time.perf_counter() - t)
     per.sort()
     return {"total": sum(per), "median_ms": statistics.median(per) * 1e3, "p99_ms": per[int(len(per) * 0.99) - 1] * 1e3}
