@@ -22,6 +22,10 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _rates_url(value: str | None) -> str | None:
+    return None if (value or "").strip().lower() in {"", "off", "none", "0", "false"} else value
+
+
 def default_home() -> Path:
     """Where newswatch keeps downloads, the local ES node, spools and state (outside git)."""
     explicit = _env("NEWSWATCH_HOME")
@@ -71,6 +75,11 @@ class Settings:
     min_text_chars: int = 200  # shorter main text = "no extractable text" (menus, paywalls, error pages)
     lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
+    # exchange rates the ECB has not (newswatch.connectors.rates); rates_url None = never fetch
+    rates_url: str | None = "https://www.cbr.ru/scripts/XML_daily.asp"
+    rates_dir: str | None = None  # None = <home>/rates
+    rates_max_dates: int = 31  # documents fetched per run at most
+    rates_delay: float = 0.5  # seconds between two requests to the rate source
     # SMTP (alerts)
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -120,6 +129,10 @@ class Settings:
             smtp_from=_env("SMTP_FROM", "newswatch@localhost"),
             smtp_timeout=float(_env("SMTP_TIMEOUT", "20")),
             rules_file=_env("NEWSWATCH_RULES"),
+            rates_url=_rates_url(_env("NEWSWATCH_RATES_URL", cls.rates_url)),
+            rates_dir=_env("NEWSWATCH_RATES_DIR"),
+            rates_max_dates=int(_env("NEWSWATCH_RATES_MAX_DATES", str(cls.rates_max_dates))),
+            rates_delay=float(_env("NEWSWATCH_RATES_DELAY", str(cls.rates_delay))),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -150,6 +163,10 @@ class Settings:
     @property
     def effective_es_url(self) -> str:
         return self.es_url or self.local_es_url
+
+    @property
+    def effective_rates_dir(self) -> str:
+        return self.rates_dir or str(Path(self.home) / "rates")
 
     @property
     def effective_staging_dir(self) -> str:

@@ -157,7 +157,7 @@ def find_finance(text: str, mentions: list[Mention], doc: RuDoc, *, published: d
                  site: str | None = None):
     """Finance mentions (schema objects) of the Russian ``text`` (analysed as ``doc``, with entity ``mentions``)."""
     from ...schemas.story import FinanceMention
-    from ..finance import to_usd
+    from ..usd import to_usd
 
     raws = find_money(text)
     if not raws:
@@ -175,14 +175,17 @@ def find_finance(text: str, mentions: list[Mention], doc: RuDoc, *, published: d
         facts.append([raw, kind, lender, recipient, sentence])
     facts = [f for f in facts if f[1] != "not_flow"]
     _story_recipient(story, facts)
+    refs = {m.ref.id: m.ref for m in mentions if m.ref.type == "org"}
     out = []
     for raw, kind, lender, recipient, sentence in facts:
         cur = resolve_currency(raw, text, site, mentions)
         usd, note = to_usd(raw.amount, cur, published)
+        ref = refs.get(lender)  # an organisation only the Russian gazetteer knows: its English name and state
         out.append(FinanceMention(
             text=raw.text, amount=raw.amount, amount_max=raw.amount_max, currency=cur, usd=usd, usd_note=note,
             approx=raw.approx, kind=kind, lender=lender, recipient=recipient, sentence=sentence[:1000],
-            start=raw.start, end=raw.end))
+            start=raw.start, end=raw.end, lender_name=ref.name if ref else None,
+            lender_country=ref.country if ref else None))
     return out
 
 
