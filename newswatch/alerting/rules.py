@@ -29,7 +29,7 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..schemas.deals import has_deal
+from ..schemas.deals import has_deal, is_deal
 from ..schemas.story import FinanceKind
 
 FINANCE_KINDS = set(get_args(FinanceKind))
@@ -136,7 +136,6 @@ class Rule(BaseModel):
             must.append({"bool": {"should": either, "minimum_should_match": 1}})
         return {"bool": {"filter": must}}
 
-
     def phrases(self) -> list[str]:
         """Every phrase the keywords stand for (a Russian keyword in all its forms)."""
         return list(dict.fromkeys(f for k in self.keywords for f in keyword_forms(k)))
@@ -159,6 +158,8 @@ class Rule(BaseModel):
             if self.finance_kinds and f.get("kind") not in self.finance_kinds:
                 continue
             if self.min_usd is not None and (f.get("usd") is None or f["usd"] < self.min_usd):
+                continue
+            if not self.finance_kinds and not is_deal(f):
                 continue
             if self.finance_kinds or self.min_usd is not None:
                 return True
