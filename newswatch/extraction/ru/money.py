@@ -32,7 +32,7 @@ class RawMention:
     approx: bool
 
 
-@dataclass
+@dataclass(eq=False)  # one per process, hashed by identity
 class MoneyLexicon:
     currencies: dict[str, str]
     currency_adjectives: dict[str, dict[str, str]]
@@ -294,9 +294,16 @@ def _starts(t: _Toks, lx: MoneyLexicon) -> list[int]:
         c = w[:1]
         if c.isdigit() or w in lx.symbols or w in lx.codes or w in lx.letter_prefixes or w == "US":
             out.append(i)
-        elif c.isalpha() and not c.isascii():
-            out.append(i)
+        elif c.isalpha() and not c.isascii() and morph.normal(w[:2]) in _word_starts(lx):
+            out.append(i)  # a word that may begin an amount: a number word, a scale, «сотни», «полмиллиарда»
     return out
+
+
+@lru_cache(maxsize=1)
+def _word_starts(lx: MoneyLexicon) -> frozenset[str]:
+    """The first two letters of the words an amount may begin with (every case form keeps them: «трёх», «три»)."""
+    words = (*lx.numbers, *lx.scales, *lx.half_scales, *lx.vague)
+    return frozenset(morph.normal(w[:2]) for w in words)
 
 
 def find_money(text: str) -> list[RawMention]:
