@@ -11,7 +11,7 @@ from .article import html_to_article
 from .entities import Mention, find_mentions
 from .finance import find_finance
 
-EXTRACTION_VERSION = "2026.12.1"  # Russian-language stories
+EXTRACTION_VERSION = "2026.12.1"
 # organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
 NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
 
