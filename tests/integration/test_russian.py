@@ -4,7 +4,6 @@ exactly the pages gold says."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest

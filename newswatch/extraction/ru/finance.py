@@ -15,7 +15,7 @@ recipient goes to the story's recipient. The words are data (``newswatch/data/le
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date

@@ -311,7 +311,6 @@ def find_money(text: str) -> list[RawMention]:
     lx = lexicon()
     t = _Toks(text)
     out: list[RawMention] = []
-    i = 0
     starts = _starts(t, lx)
     k = 0
     while k < len(starts):

@@ -6,7 +6,6 @@ and matches wherever a word of the text has that lemma among its readings.
 """
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 
 _ACCENTS = {0x0301: None, 0x0300: None}  # stress marks of dictionary-style text («Кыргызста́н»)
@@ -126,8 +125,3 @@ class _Form:
     def inflect(self, grams):
         got = self._p.inflect({self._v._feats[g] for g in grams})
         return _Form(got, self._v) if got is not None else None
-
-
-def fold(text: str) -> str:
-    """Stress marks removed (same length otherwise not guaranteed: only for display and ids)."""
-    return "".join(c for c in unicodedata.normalize("NFC", text) if ord(c) not in _ACCENTS)
