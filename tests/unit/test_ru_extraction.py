@@ -180,3 +180,24 @@ def test_feed_lang_is_read_and_checked(tmp_path):
     bad.write_text("feeds:\n  - {url: 'https://24.kg/rss/', lang: russian language}\n")
     with pytest.raises(ValueError, match="'lang' must be a language code"):
         load_feed_list(bad)
+
+
+# ---------------------------------------------------------------- natasha's names, for the NER merge
+
+
+def test_ner_spans_have_one_key_whatever_the_case_form():
+    from newswatch.extraction.ru.entities import ner_spans
+    from newswatch.extraction.ru.nlp import analyze
+
+    def spans(text):
+        return [(s.label, s.lemma) for s in ner_spans(analyze(text))]
+
+    forms = ["Встреча с Мухаммадом Аль-Масъудом прошла.", "Мухаммад Аль-Масъуд заявил.", "Письмо Мухаммаду Аль-Масъуду."]
+    assert {tuple(spans(t)) for t in forms} == {(("PER", "мухаммад аль-масъуд"),)}
+    assert spans("Голы Валерия Кичина.") == spans("Валерий Кичин забил.") == [("PER", "валерий кичин")]
+    (org, loc) = ner_spans(analyze("Сообщили в Министерстве инвестиций Узбекистана."))
+    assert (org.label, org.text, org.normal) == ("ORG", "Министерстве инвестиций", "Министерство инвестиций")
+    assert (loc.label, loc.normal) == ("LOC", "Узбекистан")
+    text = "Хоким Холикзода встретился с делегацией."
+    (per,) = ner_spans(analyze(text))
+    assert text[per.start:per.end] == per.text == "Хоким Холикзода"
