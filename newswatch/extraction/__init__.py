@@ -12,7 +12,7 @@ from .entities import Mention, find_mentions
 from .finance import find_finance
 from .ner import merge
 
-EXTRACTION_VERSION = "2026.11.4"
+EXTRACTION_VERSION = "2026.12.1"
 # organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
 NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
 
@@ -27,11 +27,24 @@ def full_text(title: str | None, text: str | None) -> str:
 def extract(title: str, text: str, *, published: date | None = None, site: str | None = None,
             lang: str | None = None, ner_spans: list | None = None) -> ExtractionResult:
     """Entities and finance mentions of one story. Offsets are into :func:`full_text`; ``ner_spans`` are a
-    recogniser's names over that string (:mod:`.ner`), merged with the gazetteer's."""
+    recogniser's names over that string (:mod:`.ner`), merged with the gazetteer's. A Russian story is read with
+    natasha (its names merged the same way)."""
     full = full_text(title, text)
-    mentions = find_mentions(full)
-    if ner_spans is not None:
-        mentions = merge(full, mentions, ner_spans)
+    doc = None
+    if lang == "ru":
+        from .ru import entities as ru_entities
+        from .ru.nlp import analyze
+
+        doc = analyze(full)
+        # in Russian news a surname alone names a person ("Жапаров заявил")
+        from .ru.gazetteer import load as load_ru
+
+        mentions = merge(full, ru_entities.find_mentions(full, doc), ru_entities.ner_spans(doc), single_names=True,
+                         gazetteer=load_ru().refs.keys())
+    else:
+        mentions = find_mentions(full)
+        if ner_spans is not None:
+            mentions = merge(full, mentions, ner_spans)
     # per entity: its first mention, how often it is mentioned and its surface forms (plain values while counting:
     # a pydantic model's attribute assignment costs a microsecond each)
     seen: dict[tuple[str, str], tuple[Mention, list[int], list[str]]] = {}
@@ -55,7 +68,13 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     body_start = len(title or "") + 2
     if title and (text or "").startswith(title):  # trafilatura's text often repeats the headline
         headlines.append((body_start, body_start + len(title)))
-    finance = _dedupe(find_finance(full, mentions, published=published, site=site, lang=lang), headlines)
+    if doc is not None:
+        from .ru.finance import find_finance as find_finance_ru
+
+        found = find_finance_ru(full, mentions, doc, published=published, site=site)
+    else:
+        found = find_finance(full, mentions, published=published, site=site, lang=lang)
+    finance = _dedupe(found, headlines)
     ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),
@@ -74,6 +93,8 @@ def analyze_text(title: str, text: str, *, published: date | None = None, site: 
     the service ``nlp`` (an :class:`~newswatch.connectors.nlp.NlpConfig`; None: rules only) — then
     :func:`extract`, and the byline's people. ``ner`` on the result says which recogniser ran ("rules" also when
     the service failed; ``ner_error`` says why)."""
+    if lang == "ru":
+        nlp, spans, ner_error = None, None, None  # natasha reads Russian inside extract(); CoreNLP's model is English
     if spans is None and ner_error is None and nlp is not None:
         from ..connectors.nlp import client
 
@@ -82,7 +103,7 @@ def analyze_text(title: str, text: str, *, published: date | None = None, site: 
         spans, ner_error = (found[0], None) if found is not None else (None, c.last_error)
     result = extract(title, text, published=published, site=site, lang=lang, ner_spans=spans)
     _add_bylines(result, author)
-    result.ner = "corenlp" if spans is not None else "rules"
+    result.ner = "natasha" if lang == "ru" else "corenlp" if spans is not None else "rules"
     result.ner_error = ner_error
     return result
 

@@ -35,21 +35,23 @@ ALIASES = {"PERSON": "PER", "ORGANIZATION": "ORG", "ORGANISATION": "ORG", "LOCAT
 
 @dataclass(frozen=True)
 class NerSpan:
-    """One name a recogniser found: ``text[start:end]``, its label, and optionally its normal form."""
+    """One name a recogniser found: ``text[start:end]``, its label, and optionally its normal (nominative) form
+    and a key that is the same for every inflected form of the name (its lemmas)."""
 
     start: int
     end: int
     label: str  # PER | ORG | LOC | MISC
     text: str
+    normal: str | None = None
     lemma: str | None = None
 
 
-def span(text: str, start: int, end: int, label: str, lemma: str | None = None) -> NerSpan | None:
+def span(text: str, start: int, end: int, label: str) -> NerSpan | None:
     """A :class:`NerSpan` of ``text`` with the label normalised; None for labels that are not names."""
     label = ALIASES.get(label, label)
     if label not in LABELS or not 0 <= start < end <= len(text):
         return None
-    return NerSpan(start, end, label, text[start:end], lemma)
+    return NerSpan(start, end, label, text[start:end])
 
 
 @lru_cache(maxsize=4)
@@ -57,7 +59,7 @@ def _known(gazetteer_id: int) -> frozenset[tuple[str, str]]:
     return frozenset((ref.type, ref.id) for ref in load().forms.values())
 
 
-def _in_gazetteer(m: Mention) -> bool:
+def _in_english_gazetteer(m: Mention) -> bool:
     return (m.ref.type, m.ref.id) in _known(id(load()))
 
 
@@ -137,7 +139,7 @@ def _as_org(text: str, s: NerSpan) -> NerSpan:
     """A MISC span ending in an organisation's head word is an organisation; a bare legal form ("JSC") takes
     the capitalised name after it ("JSC Uzbekenergo")."""
     if _org_head(s):
-        return NerSpan(s.start, s.end, "ORG", s.text, s.lemma)
+        return NerSpan(s.start, s.end, "ORG", s.text, s.normal, s.lemma)
     if s.label == "ORG" and _LEGAL_FORM.fullmatch(" " + s.text):
         m = re.match(r"\s+([A-Z][\w&'’-]+(?:\s+[A-Z][\w&'’-]+){0,2})", text[s.end:])
         if m:
@@ -160,7 +162,7 @@ def _of_country(text: str, s: NerSpan, mentions: list[Mention]) -> NerSpan:
                     and m.ref.kind == "state"), None)
     if country is None:
         return s
-    return NerSpan(s.start, country.end, "ORG", text[s.start:country.end], s.lemma)
+    return NerSpan(s.start, country.end, "ORG", text[s.start:country.end])
 
 
 def _split(s: NerSpan) -> list[NerSpan]:
@@ -175,9 +177,17 @@ def _split(s: NerSpan) -> list[NerSpan]:
             NerSpan(s.start + m.end(), s.end, "ORG", s.text[m.end():])]
 
 
-def merge(text: str, mentions: list[Mention], spans: list[NerSpan]) -> list[Mention]:
+def merge(text: str, mentions: list[Mention], spans: list[NerSpan], *, single_names: bool = False,
+          gazetteer: frozenset[tuple[str, str]] | set | None = None) -> list[Mention]:
     """``mentions`` (gazetteer and rules, from ``find_mentions(text)``) with the recogniser's ``spans`` merged in,
-    sorted by position."""
+    sorted by position. ``single_names``: a one-word person that joins nobody is a person (a language where a
+    surname alone names one), not dropped. ``gazetteer``: the (type, id) pairs of another language's gazetteer,
+    whose entities are kept like the English one's."""
+    extra = gazetteer or ()
+
+    def _in_gazetteer(m: Mention) -> bool:  # noqa: F811 (this language's gazetteer too)
+        return (m.ref.type, m.ref.id) in extra or _in_english_gazetteer(m)
+
     spans = sorted((part for s in spans if s.label in LABELS and 0 <= s.start < s.end <= len(text)
                     for part in _split(s)), key=lambda s: (s.start, -s.end))
     known = [m for m in mentions if _in_gazetteer(m) or m.ref.type not in ("person", "org")]
@@ -249,25 +259,28 @@ def merge(text: str, mentions: list[Mention], spans: list[NerSpan]) -> list[Ment
     for start, end, name, s in sorted(pending, key=lambda p: -len(p[2].split())):
         kind = _TYPE[s.label]
         words = name.split()
+        key_words = (s.lemma or name).split()  # the same for every case form of the name
         ref: Ref | None = None
         if kind == "person" and len(words) == 1:
-            ref = full_people.get(words[0])
-            if ref is None:
+            ref = full_people.get(key_words[-1]) or full_people.get(words[0])
+            if ref is None and not single_names:
                 continue  # a given name or surname alone, with no full name to join
         elif kind == "org" and len(words) == 1 and _acronym(words[0]):
             ref = orgs.get(words[0])
         if ref is None:
-            canonical = (s.lemma or name).strip()
+            shown = (s.normal or name).strip()
             if kind == "org":
-                canonical = _LEGAL_FORM.sub("", canonical) or canonical
-            ref = Ref(kind, stable_id(canonical), canonical, kind=RECOGNISED if kind == "org" else None)
+                shown = _LEGAL_FORM.sub("", shown) or shown
+            key = _LEGAL_FORM.sub("", s.lemma) if s.lemma and kind == "org" else s.lemma or shown
+            ref = Ref(kind, stable_id(key), shown, kind=RECOGNISED if kind == "org" else None)
             if kind == "person":
+                full_people.setdefault(key_words[-1], ref)
                 full_people.setdefault(words[-1], ref)
             else:
-                orgs.setdefault(_initials(canonical), ref)
+                orgs.setdefault(_initials(shown), ref)
         out.append(Mention(start, end, text[start:end], ref))
         names.append((start, end))
-    _join_acronyms_in_brackets(text, out)
+    _join_acronyms_in_brackets(text, out, _in_gazetteer)
     out.sort(key=lambda m: m.start)
     return out
 
@@ -275,7 +288,7 @@ def merge(text: str, mentions: list[Mention], spans: list[NerSpan]) -> list[Ment
 _BRACKETED = re.compile(r"\s*\(([A-ZА-ЯЁ][A-Za-zА-Яа-яЁё&]{1,7})\)")
 
 
-def _join_acronyms_in_brackets(text: str, mentions: list[Mention]) -> None:
+def _join_acronyms_in_brackets(text: str, mentions: list[Mention], known) -> None:
     """"Trans-Asia Gas Pipeline Company Limited (TAPLINE)": the acronym, there and later, is the organisation."""
     by_end = {m.end: m for m in mentions if m.ref.type == "org"}
     defined: dict[str, Ref] = {}
@@ -288,7 +301,7 @@ def _join_acronyms_in_brackets(text: str, mentions: list[Mention]) -> None:
     taken = {(m.start, m.end) for m in mentions}
     for k, m in enumerate(mentions):
         ref = defined.get(m.surface)
-        if m.ref.type == "org" and ref is not None and ref.id != m.ref.id and not _in_gazetteer(m):
+        if m.ref.type == "org" and ref is not None and ref.id != m.ref.id and not known(m):
             mentions[k] = Mention(m.start, m.end, m.surface, ref)
     occupied = sorted((m.start, m.end) for m in mentions)
     for acronym, ref in defined.items():
