@@ -48,6 +48,8 @@ def cmd_es(args) -> int:
         return 0
     if args.action == "prune":
         return _prune(s, args)
+    if args.action == "reenrich":
+        return _reenrich(s, args)
     try:
         if args.action == "install":
             console.print(f"Elasticsearch {s.es_version} installed at {es_local.install(s)}")
@@ -63,6 +65,75 @@ def cmd_es(args) -> int:
                 console.print(f"{k:>10}: {v}")
             return 0 if st["health"] in ("green", "yellow") else 1
     except es_local.LocalESError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    return 0
+
+
+def _reenrich(s: Settings, args) -> int:
+    from .connectors.es import make_client
+    from .maintenance import reenrich
+    from .search import parse_since
+
+    if not args.since:
+        console.print("[red]error:[/] es reenrich needs --since DATE (2025-01-31) or an age (7d, 12h)")
+        return 2
+    try:
+        since = parse_since(args.since)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] --since {args.since!r}: {exc}")
+        return 2
+    if s.ner == "corenlp" and s.nlp_url is None:
+        _start_local_nlp(s)
+    result = reenrich(make_client(s), s, since, only_rules=args.only_rules)
+    console.print(f"re-enriched {result['updated']} of {result['stories']} stories ingested since "
+                  f"{result['since'][:10]} (names by {', '.join(f'{k}: {v}' for k, v in result['recognisers'].items()) or '-'})"
+                  + (f"; {result['failed']} failed" if result["failed"] else ""))
+    for e in result["errors"]:
+        console.print(f"  [yellow]{e}[/]")
+    return 1 if result["failed"] else 0
+
+
+def _start_local_nlp(s: Settings) -> bool:
+    """Start the local NER service for a run; on failure say so in one line and go on with the rules."""
+    from .connectors import nlp_local
+
+    try:
+        nlp_local.start(s)
+        return True
+    except (nlp_local.LocalNlpError, OSError) as exc:
+        console.print(f"[yellow]warning:[/] the NER service could not start ({str(exc).splitlines()[0]}); "
+                      f"names come from the gazetteer and rules (NEWSWATCH_NER=rules silences this)")
+        return False
+
+
+# ------------------------------------------------------------------ nlp
+
+
+def cmd_nlp(args) -> int:
+    from .connectors import nlp_local
+
+    s = _settings(args)
+    if args.action in ("start", "stop", "install") and s.nlp_url:
+        console.print(f"[yellow]NEWSWATCH_NLP_URL is set ({s.nlp_url}): newswatch uses that service; "
+                      f"the local one is only for when it is unset.[/]")
+    try:
+        if args.action == "install":
+            console.print(f"Stanford CoreNLP {nlp_local.VERSION} installed at {nlp_local.install(s, quiet=True)}")
+        elif args.action == "start":
+            url = nlp_local.start(s, timeout=args.timeout)
+            console.print(f"CoreNLP NER is up at {url}; log: {nlp_local.log_file(s)}")
+        elif args.action == "stop":
+            console.print("stopped" if nlp_local.stop(s) else "not running")
+        elif args.action == "run":
+            nlp_local.install(s)
+            os.execv(nlp_local.command(s)[0], nlp_local.command(s))
+        else:
+            st = nlp_local.status(s)
+            for k, v in st.items():
+                console.print(f"{k:>10}: {v}")
+            return 0 if st["ready"] else 1
+    except nlp_local.LocalNlpError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 1
     return 0
@@ -182,6 +253,8 @@ def cmd_run(args) -> int:
         except es_local.LocalESError as exc:
             console.print(f"[red]error:[/] {exc}")
             return 1
+    if s.ner == "corenlp" and s.nlp_url is None:
+        _start_local_nlp(s)
     summary = _run_flow(args.feeds, s, beam_args)
     _print_summary(summary)
     if summary["status"] in ("failed", "skipped"):
@@ -207,6 +280,10 @@ def cmd_demo(args) -> int:
             console.print(f"[red]error:[/] {exc}")
             return 1
         console.print(f"Elasticsearch is {health.get('status')} at {s.local_es_url}")
+    if s.ner == "corenlp" and s.nlp_url is None:
+        console.print("Starting the local CoreNLP named-entity service...")
+        if _start_local_nlp(s):
+            console.print(f"CoreNLP is up at {s.local_nlp_url}")
     with SampleServer(sample) as server:
         feeds = sorted((sample / "feeds").glob("*.xml"))
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
@@ -393,6 +470,9 @@ def cmd_export(args) -> int:
 def cmd_serve(args) -> int:
     from .flows.serve import serve
 
+    s = _settings(args)
+    if s.ner == "corenlp" and s.nlp_url is None:
+        _start_local_nlp(s)
     serve(args.feeds, cron=args.cron, beam_args=list(args.beam_args or []))
     return 0
 
@@ -401,7 +481,8 @@ def cmd_eval(args) -> int:
     from .evaluation import run_eval
 
     thresholds = {k: v for k, v in vars(args).items() if k.startswith("min_") and v is not None}
-    return run_eval(args.gold, args.pages, thresholds, max_violations=args.max_violations)
+    return run_eval(args.gold, args.pages, thresholds, max_violations=args.max_violations,
+                    nlp=_settings(args).nlp_config)
 
 
 def cmd_doctor(args) -> int:
@@ -427,13 +508,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     es = sub.add_parser("es", help="manage the local single-node Elasticsearch")
-    es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate", "prune"])
+    es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate", "prune",
+                                       "reenrich"])
+    es.add_argument("--since", help="reenrich: the stories ingested since this date (2025-01-31) or age (7d)")
+    es.add_argument("--only-rules", action="store_true",
+                    help="reenrich: only the stories whose names came from the rules (the NER service was down)")
     es.add_argument("--delete-old", action="store_true", help="migrate: delete the old indices after the swap")
     es.add_argument("--older-than", help="prune: delete the stories indices whose newest story was ingested "
                                          "longer ago than this (365d, 52w, 12m); never the write index")
     es.add_argument("--dry-run", action="store_true", help="prune: only list what would be deleted")
     es.add_argument("--timeout", type=float, default=180.0)
     es.set_defaults(func=cmd_es)
+
+    nl = sub.add_parser("nlp", help="manage the local Stanford CoreNLP named-entity service")
+    nl.add_argument("action", choices=["install", "start", "stop", "status", "run"],
+                    help="run: install if needed and serve in the foreground (a container's command)")
+    nl.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the service to answer")
+    nl.set_defaults(func=cmd_nlp)
 
     run = sub.add_parser("run", help="run the ingestion flow once over a feeds file",
                          epilog="Arguments after `--` are passed to Beam as PipelineOptions.")

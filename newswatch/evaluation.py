@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .extraction import extract, html_to_article
+from .extraction import analyze_text, html_to_article
 from .extraction.gazetteer import load, tokens_of
 
 METRICS = ("country_precision", "country_recall", "org_precision", "org_recall", "person_precision", "person_recall",
@@ -55,6 +55,8 @@ class Report:
     violations: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
+    recognisers: set[str] = field(default_factory=set)
+    ner_errors: set[str] = field(default_factory=set)
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -169,15 +171,20 @@ def _alert_fires(article: dict, res) -> bool:
                          "finance": [f.model_dump() for f in res.finance]})
 
 
-def evaluate(gold_path: str | Path, pages_dir: str | Path) -> Report:
+def evaluate(gold_path: str | Path, pages_dir: str | Path, nlp=None) -> Report:
+    """``nlp``: the recogniser the pipeline would call (an :class:`~newswatch.connectors.nlp.NlpConfig`)."""
     gold = json.loads(Path(gold_path).read_text(encoding="utf-8"))
     pages = Path(pages_dir)
     rep = Report()
     for name, exp in gold["articles"].items():
         article = html_to_article((pages / name).read_text(encoding="utf-8"))
         published = date.fromisoformat(article["date"][:10]) if article and article.get("date") else None
-        res = extract(article.get("title") or "", article.get("text") or "", published=published,
-                      site=article.get("sitename"), lang=article.get("lang"))
+        res = analyze_text(article.get("title") or "", article.get("text") or "", published=published,
+                           site=article.get("sitename"), lang=article.get("lang"),
+                           author=article.get("author"), nlp=nlp)
+        rep.recognisers.add(res.ner)
+        if res.ner_error:
+            rep.ner_errors.add(res.ner_error)
         rep.lines.append(f"== {name}")
         # countries
         found, want = set(res.countries), set(exp["countries"])
@@ -275,6 +282,8 @@ def render(rep: Report) -> str:
     for label, t in (("currency", rep.currency), ("kind", rep.kind), ("recipient", rep.recipient),
                      ("lender", rep.lender), ("alert", rep.alert)):
         out.append(f"{label:<12} {'accuracy':>9} {t.recall:7.3f}  {t.tp:3d}   - {t.fn:3d}")
+    out.append(f"names found by: {', '.join(sorted(rep.recognisers)) or '-'}")
+    out += [f"   NER service failed: {e}" for e in sorted(rep.ner_errors)]
     out.append("")
     out.append(f"violations (not_amounts / not_countries extracted): {len(rep.violations)}")
     out += [f"   {v}" for v in rep.violations]
@@ -284,9 +293,9 @@ def render(rep: Report) -> str:
     return "\n".join(out)
 
 
-def run_eval(gold: str, pages: str, thresholds: dict[str, float], max_violations: int = 0) -> int:
+def run_eval(gold: str, pages: str, thresholds: dict[str, float], max_violations: int = 0, nlp=None) -> int:
     """Print the report; exit code 1 if a metric is below its threshold or there are violations."""
-    rep = evaluate(gold, pages)
+    rep = evaluate(gold, pages, nlp)
     print(render(rep))
     metrics = rep.metrics()
     wanted = {k[4:] if k.startswith("min_") else k: v for k, v in thresholds.items() if v is not None}

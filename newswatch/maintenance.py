@@ -110,3 +110,77 @@ def prune(es: Elasticsearch, settings: Settings, older_than: str, *, dry_run: bo
         es.indices.delete(index=",".join(i["index"] for i in old))
     return {"cutoff": cutoff.isoformat(), "dry_run": dry_run, "old": old, "kept": kept,
             "deleted": [] if dry_run else [i["index"] for i in old]}
+
+
+# what enrichment derives from a story's stored title and text (everything else a re-enrichment keeps)
+ENRICHED_FIELDS = ("countries", "regions", "orgs", "people", "entities", "finance", "finance_kinds", "lenders",
+                   "lender_countries", "recipients", "finance_usd_max", "finance_usd_total", "deal_usd_total",
+                   "deal_kinds", "ner", "extraction_version")
+
+
+def _page_of(doc: dict) -> dict:
+    """The extracted page a stored story was built from, as the enrich stage takes it."""
+    return {"id": doc["id"], "url": doc["url"], "canonical_url": doc["canonical_url"], "feeds": doc.get("feeds") or [],
+            "fetched_at": doc["fetched_at"], "title": doc.get("title"), "author": doc.get("author"),
+            "published_at": doc.get("published_at"), "source_name": doc.get("source_name"),
+            "source_tags": doc.get("source_tags") or [],
+            "article": {"title": doc.get("title"), "text": doc.get("text") or "", "date": doc.get("published_at"),
+                        "sitename": doc.get("site"), "author": doc.get("author"), "lang": doc.get("lang"),
+                        "captions": doc.get("captions")}}
+
+
+def reenrich(es: Elasticsearch, settings: Settings, since: datetime, *, only_rules: bool = False,
+             batch: int = 8, progress=None) -> dict:
+    """Run enrichment again on the stories ingested since ``since``, from their stored title and text (nothing
+    is fetched again): names from the recogniser now configured, USD values from the rates now cached, the
+    current extraction rules. ``only_rules``: only the stories whose names came from the rules alone."""
+    from .extraction.usd import use_rates_dir
+    from .pipelines.stages import build_story, recognise
+
+    ix = ensure_indices(es, settings)
+    use_rates_dir(settings.effective_rates_dir)
+    filters: list[dict] = [{"range": {"ingested_at": {"gte": since.isoformat()}}}]
+    if only_rules:
+        filters.append({"term": {"ner": "rules"}})
+    hits = helpers.scan(es, index=ix.stories, query={"query": {"bool": {"filter": filters}}}, size=200)
+    nlp = settings.nlp_config
+    seen = updated = failed = 0
+    recognisers: dict[str, int] = {}
+    errors: list[str] = []
+
+    def flush(chunk: list[tuple[str, dict]]) -> None:
+        nonlocal updated, failed
+        pages = [_page_of(d) for _i, d in chunk]
+        spans, error = recognise(pages, nlp)
+        if error and error not in errors:
+            errors.append(error)
+        actions = []
+        for (index, stored), page, found in zip(chunk, pages, spans):
+            try:
+                new = build_story(page, found, error)
+            except Exception as exc:  # a story the current schema rejects stays as it is, and is counted
+                failed += 1
+                errors.append(f"{stored['id']}: {type(exc).__name__}: {exc}")
+                continue
+            merged = {**stored, **{k: new[k] for k in ENRICHED_FIELDS if k in new}}
+            recognisers[merged["ner"]] = recognisers.get(merged["ner"], 0) + 1
+            # the index that holds it (an older one after a rollover), not the alias: no second copy
+            actions.append({"_index": index, "_id": stored["id"], "_source": merged})
+        ok, bad = helpers.bulk(es, actions, raise_on_error=False, refresh=False)
+        updated += ok
+        failed += len(bad) if isinstance(bad, list) else 0
+        if progress:
+            progress(seen, updated)
+
+    chunk: list[tuple[str, dict]] = []
+    for h in hits:
+        seen += 1
+        chunk.append((h["_index"], h["_source"]))
+        if len(chunk) >= batch:
+            flush(chunk)
+            chunk = []
+    if chunk:
+        flush(chunk)
+    es.indices.refresh(index=ix.stories)
+    return {"since": since.isoformat(), "stories": seen, "updated": updated, "failed": failed,
+            "recognisers": recognisers, "errors": errors[:10]}

@@ -10,6 +10,12 @@ PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 SECRET_FIELDS = {"es_api_key", "es_password", "smtp_password"}
 
 
+def _ner(value: str) -> str:
+    if value not in ("corenlp", "rules"):
+        raise ValueError(f"NEWSWATCH_NER={value!r}: expected 'corenlp' or 'rules'")
+    return value
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -80,6 +86,15 @@ class Settings:
     rates_dir: str | None = None  # None = <home>/rates
     rates_max_dates: int = 31  # documents fetched per run at most
     rates_delay: float = 0.5  # seconds between two requests to the rate source
+    # named-entity recogniser: "corenlp" (the service at nlp_url, or the local one) or "rules" (gazetteer + rules)
+    ner: str = "corenlp"
+    nlp_url: str | None = None  # None = the local service managed by `newswatch nlp start`
+    nlp_port: int = 9310
+    nlp_bind: str = "127.0.0.1"
+    nlp_heap: str = "1g"
+    nlp_threads: int = 2
+    nlp_timeout: float = 20.0  # seconds for one request (a batch of stories)
+    nlp_max_chars: int = 30_000  # characters of a story the recogniser reads
     # SMTP (alerts)
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -120,6 +135,14 @@ class Settings:
             staging_dir=_env("NEWSWATCH_STAGING_DIR"),
             min_text_chars=int(_env("NEWSWATCH_MIN_TEXT_CHARS", "200")),
             lock_ttl=float(_env("NEWSWATCH_LOCK_TTL", "3600")),
+            ner=_ner(_env("NEWSWATCH_NER", "corenlp")),
+            nlp_url=_env("NEWSWATCH_NLP_URL"),
+            nlp_port=int(_env("NEWSWATCH_NLP_PORT", "9310")),
+            nlp_bind=_env("NEWSWATCH_NLP_BIND", "127.0.0.1"),
+            nlp_heap=_env("NEWSWATCH_NLP_HEAP", "1g"),
+            nlp_threads=int(_env("NEWSWATCH_NLP_THREADS", "2")),
+            nlp_timeout=float(_env("NEWSWATCH_NLP_TIMEOUT", "20")),
+            nlp_max_chars=int(_env("NEWSWATCH_NLP_MAX_CHARS", "30000")),
             smtp_host=_env("SMTP_HOST"),
             smtp_port=int(_env("SMTP_PORT", "25")),
             smtp_username=_env("SMTP_USERNAME"),
@@ -163,6 +186,23 @@ class Settings:
     @property
     def effective_es_url(self) -> str:
         return self.es_url or self.local_es_url
+
+    @property
+    def local_nlp_url(self) -> str:
+        return f"http://127.0.0.1:{self.nlp_port}"
+
+    @property
+    def effective_nlp_url(self) -> str:
+        return self.nlp_url or self.local_nlp_url
+
+    @property
+    def nlp_config(self):
+        """What the enrich stage needs to call the recogniser, or None for rules only."""
+        from .connectors.nlp import NlpConfig
+
+        if self.ner != "corenlp":
+            return None
+        return NlpConfig(self.effective_nlp_url, self.nlp_timeout, self.nlp_max_chars)
 
     @property
     def effective_rates_dir(self) -> str:

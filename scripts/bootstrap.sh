@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything newswatch needs on a fresh machine: a virtualenv with the project, Maven and a
-# Java 21+ runtime if missing, and the Elasticsearch distribution (fetched once, cached outside git).
+# Java 21+ runtime if missing, the Elasticsearch distribution and Stanford CoreNLP (fetched once, cached outside git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -42,6 +42,20 @@ fi
 if [ -z "${ES_URL:-}" ]; then
   log "fetching Elasticsearch (cached after the first time)"
   "$VENV/bin/newswatch" es install
+fi
+if [ "${NEWSWATCH_NER:-corenlp}" != rules ] && [ -z "${NEWSWATCH_NLP_URL:-}" ]; then
+  if ! ls /usr/lib/jvm/*/bin/javac >/dev/null 2>&1 && [ -z "${NEWSWATCH_NLP_JAVA_HOME:-}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      log "installing a JDK (needed once, to run Stanford CoreNLP's named-entity recogniser)"
+      apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
+    else
+      echo "a JDK 11+ is needed for the NER service: install one (apt-get install openjdk-17-jdk-headless)" \
+           "or set NEWSWATCH_NER=rules" >&2
+      exit 1
+    fi
+  fi
+  log "fetching Stanford CoreNLP for names (GPL v3+, cached after the first time; NEWSWATCH_NER=rules skips it)"
+  "$VENV/bin/newswatch" nlp install
 fi
 if [ "${NEWSWATCH_SKIP_FLINK:-0}" != 1 ]; then
   log "fetching the Beam Flink runner for --runner FlinkRunner (cached after the first time)"

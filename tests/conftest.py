@@ -36,7 +36,28 @@ def gold(fixtures_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def es_settings():
+def nlp_url():
+    """A real CoreNLP named-entity service: $NEWSWATCH_NLP_URL if set, else the local one started for the session
+    (reused when one answers on the test port). Exported, so CLI subprocesses use it too."""
+    from newswatch.connectors import nlp_local
+    from newswatch.connectors.nlp import ready
+    from newswatch.settings import Settings
+
+    if os.environ.get("NEWSWATCH_NLP_URL"):
+        yield os.environ["NEWSWATCH_NLP_URL"]
+        return
+    s = Settings.from_env().with_(nlp_port=int(os.environ.get("NEWSWATCH_TEST_NLP_PORT", "9311")))
+    started = not ready(s.local_nlp_url)
+    url = nlp_local.start(s, timeout=180)
+    os.environ["NEWSWATCH_NLP_URL"] = url
+    yield url
+    os.environ.pop("NEWSWATCH_NLP_URL", None)
+    if started and os.environ.get("NEWSWATCH_TEST_KEEP_NLP") != "1":
+        nlp_local.stop(s)
+
+
+@pytest.fixture(scope="session")
+def es_settings(nlp_url):
     """Settings pointing at a real ES: $ES_URL if set, else a local node started for the session."""
     from newswatch.connectors import es_local
     from newswatch.settings import Settings

@@ -10,27 +10,41 @@ from ..schemas.story import Entity, ExtractionResult
 from .article import html_to_article
 from .entities import Mention, find_mentions
 from .finance import find_finance
+from .ner import merge
 
 EXTRACTION_VERSION = "2026.12.1"
 # organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
 NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
 
-__all__ = ["extract", "html_to_article", "warm", "EXTRACTION_VERSION"]
+__all__ = ["analyze_text", "extract", "full_text", "html_to_article", "warm", "EXTRACTION_VERSION"]
+
+
+def full_text(title: str | None, text: str | None) -> str:
+    """The string every offset refers to (and the recogniser reads): ``title + "\\n\\n" + text``."""
+    return f"{title or ''}\n\n{text or ''}"
 
 
 def extract(title: str, text: str, *, published: date | None = None, site: str | None = None,
-            lang: str | None = None) -> ExtractionResult:
-    """Entities and finance mentions of one story. Offsets are into ``title + "\\n\\n" + text``."""
-    full = f"{title or ''}\n\n{text or ''}"
+            lang: str | None = None, ner_spans: list | None = None) -> ExtractionResult:
+    """Entities and finance mentions of one story. Offsets are into :func:`full_text`; ``ner_spans`` are a
+    recogniser's names over that string (:mod:`.ner`), merged with the gazetteer's. A Russian story is read with
+    natasha (its names merged the same way)."""
+    full = full_text(title, text)
     doc = None
     if lang == "ru":
         from .ru import entities as ru_entities
         from .ru.nlp import analyze
 
         doc = analyze(full)
-        mentions = ru_entities.find_mentions(full, doc)
+        # in Russian news a surname alone names a person ("Жапаров заявил")
+        from .ru.gazetteer import load as load_ru
+
+        mentions = merge(full, ru_entities.find_mentions(full, doc), ru_entities.ner_spans(doc), single_names=True,
+                         gazetteer=load_ru().refs.keys())
     else:
         mentions = find_mentions(full)
+        if ner_spans is not None:
+            mentions = merge(full, mentions, ner_spans)
     # per entity: its first mention, how often it is mentioned and its surface forms (plain values while counting:
     # a pydantic model's attribute assignment costs a microsecond each)
     seen: dict[tuple[str, str], tuple[Mention, list[int], list[str]]] = {}
@@ -70,6 +84,43 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
         entities=ordered,
         finance=finance,
     )
+
+
+def analyze_text(title: str, text: str, *, published: date | None = None, site: str | None = None,
+                 lang: str | None = None, author: str | None = None, nlp=None, spans: list | None = None,
+                 ner_error: str | None = None) -> ExtractionResult:
+    """What the enrich stage does for one story: the recogniser's names — ``spans`` already found, or asked of
+    the service ``nlp`` (an :class:`~newswatch.connectors.nlp.NlpConfig`; None: rules only) — then
+    :func:`extract`, and the byline's people. ``ner`` on the result says which recogniser ran ("rules" also when
+    the service failed; ``ner_error`` says why)."""
+    if lang == "ru":
+        nlp, spans, ner_error = None, None, None  # natasha reads Russian inside extract(); CoreNLP's model is English
+    if spans is None and ner_error is None and nlp is not None:
+        from ..connectors.nlp import client
+
+        c = client(nlp)
+        found = c.spans([full_text(title, text)])
+        spans, ner_error = (found[0], None) if found is not None else (None, c.last_error)
+    result = extract(title, text, published=published, site=site, lang=lang, ner_spans=spans)
+    _add_bylines(result, author)
+    result.ner = "natasha" if lang == "ru" else "corenlp" if spans is not None else "rules"
+    result.ner_error = ner_error
+    return result
+
+
+def _add_bylines(result: ExtractionResult, author: str | None) -> None:
+    """People the byline names are people of the story (offset 0: they stand before the headline)."""
+    from .gazetteer import load, tokens_of
+    from .ner import bylines, stable_id
+
+    for name in bylines(author):
+        ref = load().forms.get(tuple(tokens_of(name)))
+        pid = ref.id if ref is not None and ref.type == "person" else stable_id(name)
+        if any(e.type == "person" and (e.id == pid or name in e.surface_forms) for e in result.entities):
+            continue
+        result.entities.insert(0, Entity(type="person", id=pid, name=ref.name if ref and ref.type == "person"
+                                         else name, wikidata=ref.wikidata if ref else None, surface_forms=[name]))
+        result.people.insert(0, pid)
 
 
 def warm() -> None:

@@ -110,7 +110,7 @@ GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|
                         r"allocat(?:e|es|ed))\b", re.I)
 # searched between a party and an amount, once per party and amount: with a look-ahead for their first characters
 RECEIVE_VERBS, GIVE_VERBS, RATE_BEFORE = fast_start(RECEIVE_VERBS), fast_start(GIVE_VERBS), fast_start(RATE_BEFORE)
-LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party",
+LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party", "recognised",
                 "initiative"}
 FLOW_KINDS = {"loan", "grant", "aid", "investment", "financing", "debt"}
 # a sentence break is group "gap" (after . ! ? and a closing quote, before a capital or an opening quote) or a

@@ -22,7 +22,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from ..settings import Settings
 from . import cpu_pool
-from .stages import DEAD, MAIN, analyze_page, dead_letter, now
+from ..connectors.es import error_record
+from .stages import DEAD, MAIN, analyze_page, analyze_pages, dead_letter, now
 
 log = logging.getLogger(__name__)
 NS = "newswatch"
@@ -154,10 +155,11 @@ class CpuStage(_Concurrent):
 
     BATCH = 8
 
-    def __init__(self, settings: Settings, fn, args: tuple, stages: tuple[str, ...]):
+    def __init__(self, settings: Settings, fn, args: tuple, stages: tuple[str, ...], batch_fn=None):
         super().__init__(settings, stages)
         self.fn = fn
         self.args = args
+        self.batch_fn = batch_fn  # fn over a list of elements at once (else fn on each)
 
     def setup(self):
         self.workers = self.settings.cpu_workers or 0
@@ -183,7 +185,10 @@ class CpuStage(_Concurrent):
         batch, self.batch = self.batch, []
         if not batch:
             return
-        future = cpu_pool.submit(self.workers, cpu_pool.run_each, self.fn, batch, self.args)
+        if self.batch_fn is not None:
+            future = cpu_pool.submit(self.workers, self.batch_fn, batch, *self.args)
+        else:
+            future = cpu_pool.submit(self.workers, cpu_pool.run_each, self.fn, batch, self.args)
         self.pending += len(batch)
         future.add_done_callback(lambda f: self.finished.put((batch, f)))
 
@@ -245,16 +250,28 @@ class BulkIndex(beam.DoFn):
         self.ok = Metrics.counter(NS, counter)
         self.failed = Metrics.counter(NS, "failed")
         self.spooled = Metrics.counter(NS, "spooled")
+        self.ner_fallback = Metrics.counter(NS, "ner_fallback")
 
     def setup(self):
         from ..connectors.es import make_client
 
         self.es = make_client(self.settings)
+        self.ner_reported = False
 
     def start_bundle(self):
         self.buffer: list[dict] = []
 
     def process(self, doc: dict):
+        ner_error = doc.pop("_ner_error", None)
+        if ner_error is not None:
+            self.ner_fallback.inc()
+            if not self.ner_reported:  # one record per run (the record's id is the same for every worker)
+                self.ner_reported = True
+                yield beam.pvalue.TaggedOutput(DEAD, error_record(
+                    "enrich", f"the NER service failed ({ner_error['reason']}); stories of this run were enriched "
+                              f"with the gazetteer and rules only (ner: rules): run `newswatch es reenrich` once "
+                              f"it is back", feed=self.settings.effective_nlp_url, error_type="ner_unavailable",
+                    run_id=ner_error.get("run_id")))
         self.buffer.append(doc)
         if len(self.buffer) >= self.settings.es_bulk_size:
             yield from self._flush()
@@ -375,9 +392,9 @@ def build_pipeline(p: beam.Pipeline, entry_files: list[str], settings: Settings)
         entries_ = entries_ | "Reshuffle" >> beam.Reshuffle()
     fetched = entries_ | "Fetch" >> beam.ParDo(Fetch(settings)).with_outputs(DEAD, main="pages")
     # extract and enrich in one step: Beam would fuse them anyway, and a page then makes one trip to a worker
-    args = (settings.min_text_chars, settings.effective_rates_dir)
+    args = (settings.min_text_chars, settings.effective_rates_dir, settings.nlp_config)
     enriched = fetched.pages | "ExtractEnrich" >> beam.ParDo(CpuStage(
-        settings, analyze_page, args, ("extract", "enrich"))).with_outputs(DEAD, main="stories")
+        settings, analyze_page, args, ("extract", "enrich"), analyze_pages)).with_outputs(DEAD, main="stories")
     indexed = enriched.stories | "Index" >> beam.ParDo(BulkIndex(settings)).with_outputs(DEAD, main="ids")
     dead = (fetched[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()
     dead | "WriteErrors" >> beam.ParDo(WriteErrors(settings))

@@ -100,31 +100,42 @@ def outlet_name(page: dict, art: dict, title: str) -> str | None:
     return page.get("source_name") or site or page.get("feed_title") or parts.hostname
 
 
-def build_story(page: dict) -> dict:
-    """Enrich one extracted page into a validated Story document (dict with ``_id``)."""
+def story_text(page: dict) -> tuple[str, str]:
+    """The title and main text a story is enriched from (and the recogniser reads)."""
+    art = page["article"]
+    return art.get("title") or page.get("title") or "", art.get("text") or ""
+
+
+def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None = None) -> dict:
+    """Enrich one extracted page into a validated Story document (dict with ``_id``). ``ner_spans``: the
+    recogniser's names (None: rules only; ``ner_error`` says why the configured recogniser did not run)."""
     from urllib.parse import urlsplit
 
-    from ..extraction import EXTRACTION_VERSION, extract
+    from ..extraction import EXTRACTION_VERSION, analyze_text
     from ..extraction.lenders import readable
     from ..schemas import deals
     from ..schemas.story import Story
 
     art = page["article"]
-    title = art.get("title") or page.get("title") or ""
-    text = art.get("text") or ""
+    title, text = story_text(page)
     published = publication_time(art, page)
     site = art.get("sitename") or urlsplit(page["url"]).hostname
-    facts = extract(title, text, published=published.date() if published else None, site=site,
-                    lang=art.get("lang"))
+    author = art.get("author") or page.get("author")
+    facts = analyze_text(title, text, published=published.date() if published else None, site=site,
+                         lang=art.get("lang"), author=author, spans=ner_spans, ner_error=ner_error)
     finance = facts.finance
     mark_equivalents_and_repeats(finance, f"{title}\n\n{text}")
     readable(finance)
+    names = {e.id: e.name for e in facts.entities if e.type == "org"}
+    for m in finance:  # a lender only the recogniser knows: its name as the story writes it
+        if m.lender in names and m.lender_name == m.lender:
+            m.lender_name = names[m.lender]
     usd = [m.usd for m in finance if m.usd is not None]
     story = Story(
         id=page["id"], url=page["url"], canonical_url=page["canonical_url"], feeds=sorted(set(page["feeds"])),
         site=site, source_name=outlet_name(page, art, title),
         source_tags=sorted(set(page.get("source_tags") or [])),
-        title=title or None, text=text, author=art.get("author") or page.get("author"),
+        title=title or None, text=text, author=author,
         lang=art.get("lang"), published_at=published, fetched_at=page["fetched_at"], ingested_at=now(),
         countries=facts.countries, regions=facts.regions, orgs=facts.orgs, people=facts.people,
         entities=facts.entities, finance=finance, finance_usd_max=max(usd) if usd else None,
@@ -134,10 +145,12 @@ def build_story(page: dict) -> dict:
         lender_countries=sorted({m.lender_country for m in finance if m.lender_country}),
         recipients=sorted({m.recipient for m in finance if m.recipient}),
         deal_usd_total=deals.deal_usd_total(finance), deal_kinds=sorted({m.kind for m in deals.deals(finance)}),
-        extraction_version=EXTRACTION_VERSION,
+        ner=facts.ner, extraction_version=EXTRACTION_VERSION,
     )
     doc = story.model_dump(mode="json")
     doc["_id"] = doc["id"]
+    if facts.ner_error:  # one error record per run is made of it at indexing (see pipelines.ingest.BulkIndex)
+        doc["_ner_error"] = {"reason": facts.ner_error, "run_id": page.get("run_id")}
     return doc
 
 
@@ -159,20 +172,47 @@ def extract_page(page: dict, min_chars: int) -> tuple[str, dict]:
     return MAIN, page
 
 
-def enrich_page(page: dict, rates_dir: str | None = None) -> tuple[str, dict]:
+def recognise(pages: list[dict], nlp) -> tuple[list[list | None], str | None]:
+    """The recogniser's spans for each extracted page, in one request (``nlp``: an
+    :class:`~newswatch.connectors.nlp.NlpConfig`, or None); ``[None, ...]`` and the reason when it failed."""
+    if nlp is None or not pages:
+        return [None] * len(pages), None
+    from ..connectors.nlp import client
+    from ..extraction import full_text
+
+    c = client(nlp)
+    found = c.spans([full_text(*story_text(p)) for p in pages])
+    return (found, None) if found is not None else ([None] * len(pages), c.last_error)
+
+
+def enrich_page(page: dict, rates_dir: str | None = None, nlp=None, *, spans=None, ner_error=None) \
+        -> tuple[str, dict]:
     """Extracted page -> Story document, or an ``enrich`` dead letter. ``rates_dir``: where the fetched exchange
-    rates are (see :mod:`newswatch.extraction.usd`)."""
+    rates are (see :mod:`newswatch.extraction.usd`); ``nlp``: the recogniser to call (unless ``spans`` are given)."""
     if rates_dir:
         from ..extraction.usd import use_rates_dir
 
         use_rates_dir(rates_dir)
     try:
-        return MAIN, build_story(page)
+        if spans is None and ner_error is None and nlp is not None:
+            (spans,), ner_error = recognise([page], nlp)
+        return MAIN, build_story(page, spans, ner_error)
     except Exception as exc:
         return DEAD, dead_letter("enrich", page, f"{type(exc).__name__}: {exc}", "enrich_exception")
 
 
-def analyze_page(page: dict, min_chars: int, rates_dir: str | None = None) -> tuple[str, dict]:
+def analyze_page(page: dict, min_chars: int, rates_dir: str | None = None, nlp=None) -> tuple[str, dict]:
     """Fetched page -> Story document: :func:`extract_page` then :func:`enrich_page` (one trip to a worker)."""
     tag, value = extract_page(page, min_chars)
-    return enrich_page(value, rates_dir) if tag == MAIN else (tag, value)
+    return enrich_page(value, rates_dir, nlp) if tag == MAIN else (tag, value)
+
+
+def analyze_pages(pages: list[dict], min_chars: int, rates_dir: str | None = None, nlp=None) \
+        -> list[tuple[str, dict]]:
+    """:func:`analyze_page` for a batch: the extracted pages of a batch go to the recogniser in one request."""
+    extracted = [extract_page(p, min_chars) for p in pages]
+    ok = [v for tag, v in extracted if tag == MAIN]
+    spans, error = recognise(ok, nlp)
+    by_page = {id(p): s for p, s in zip(ok, spans)}
+    return [enrich_page(v, rates_dir, spans=by_page[id(v)], ner_error=error) if tag == MAIN else (tag, v)
+            for tag, v in extracted]

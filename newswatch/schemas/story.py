@@ -110,12 +110,17 @@ class Story(BaseModel):
     deal_usd_total: Optional[float] = Field(default=None, description="USD of the story's distinct deals (see "
                                             "newswatch.schemas.deals), each counted once")
     deal_kinds: list[str] = Field(default_factory=list, description="kinds of the story's distinct deals")
+    ner: Literal["corenlp", "natasha", "rules"] = Field(
+        default="rules", description="which recogniser found the names: natasha for Russian, CoreNLP for the rest; "
+                                     "'rules' also when the NER service was down (reenrich fixes it)")
     extraction_version: str
 
 
 class ExtractionResult(BaseModel):
     """What :func:`newswatch.extraction.extract` returns for one story."""
 
+    ner: str = Field(default="rules", description="the recogniser that found the names")
+    ner_error: Optional[str] = Field(default=None, description="why the configured recogniser did not run")
     countries: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     orgs: list[str] = Field(default_factory=list)

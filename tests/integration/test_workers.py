@@ -55,7 +55,9 @@ def test_worker_processes_index_the_same_documents_as_inline_extraction(es_setti
         es_client.indices.delete(index=",".join(es_client.indices.get(index=f"{s.index_prefix}-*")))
         es_client.indices.delete_index_template(name=f"{s.index_prefix}-stories")
     (inline_counts, inline_docs), (pool_counts, pool_docs) = results[0], results[2]
-    assert len(inline_docs) == 7 and pool_docs == inline_docs
+    differ = {k: {f: (v, pool_docs.get(k, {}).get(f)) for f, v in d.items() if pool_docs.get(k, {}).get(f) != v}
+              for k, d in inline_docs.items() if pool_docs.get(k) != d}
+    assert len(inline_docs) == 7 and not differ, differ
     assert pool_counts == inline_counts
     assert pool_counts["extracted"] == pool_counts["indexed"] == 7 and pool_counts["failed"] == 2
 

@@ -13,7 +13,11 @@ SETTINGS_SRC = (ROOT / "newswatch" / "settings.py").read_text()
 def test_compose_services_ports_images_and_environment():
     compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"elasticsearch", "kibana", "prefect-server", "mailpit", "newswatch-worker"}
+    assert set(services) == {"elasticsearch", "kibana", "prefect-server", "mailpit", "corenlp", "newswatch-worker"}
+    nlp = services["corenlp"]
+    assert "ports" not in nlp, "the NER service is for the compose network only"
+    assert nlp["command"] == "newswatch nlp run" and nlp["build"]["target"] == "nlp" and "healthcheck" in nlp
+    assert "NEWSWATCH_NLP_BIND=0.0.0.0" in nlp["environment"]
     assert services["elasticsearch"]["image"].startswith("docker.elastic.co/elasticsearch/elasticsearch:${ES_VERSION:-9.")
     assert services["kibana"]["image"].startswith("docker.elastic.co/kibana/kibana:${ES_VERSION:-9.")
     assert services["prefect-server"]["image"].startswith("prefecthq/prefect:3.")
@@ -24,6 +28,8 @@ def test_compose_services_ports_images_and_environment():
     env = dict(e.split("=", 1) for e in services["newswatch-worker"]["environment"])
     assert env["ES_URL"] == "http://elasticsearch:9200" and env["PREFECT_API_URL"].endswith(":4200/api")
     assert env["SMTP_HOST"].startswith("${SMTP_HOST:-mailpit}")
+    assert env["NEWSWATCH_NLP_URL"] == "http://corenlp:9310"
+    assert services["newswatch-worker"]["depends_on"]["corenlp"] == {"condition": "service_healthy"}
     for var in env:  # every variable the worker gets is one newswatch (or Prefect) actually reads
         assert var.startswith("PREFECT_") or f'"{var}"' in SETTINGS_SRC, var
     assert "newswatch serve" in services["newswatch-worker"]["command"]

@@ -6,9 +6,9 @@ lemmas, from which a name no gazetteer knows gets one id whatever its case form.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..entities import Mention
+from ..ner import NerSpan
 from . import morph
 from .gazetteer import ANY, END, PROPER, load, token_keys
 from .nlp import RuDoc
@@ -17,19 +17,6 @@ from .nlp import RuDoc
 # so does «США» after «доллар» («долларов США»)
 CURRENCY_LEMMAS = frozenset({"доллар", "долл", "рубль", "руб", "юань", "иена", "йена", "евро", "тенге", "сом",
                              "сомони", "сум", "манат", "вона", "рупия", "лира", "фунт", "франк", "дирхам", "риял"})
-
-
-@dataclass
-class NerSpan:
-    """A name natasha's NER found: offsets, label (PER, ORG, LOC), the text, its nominative form and a key that is
-    the same for every case form of the name (its lemmas)."""
-
-    start: int
-    end: int
-    label: str
-    text: str
-    normal: str
-    lemma: str
 
 
 def gazetteer_mentions(doc: RuDoc) -> list[Mention]:
