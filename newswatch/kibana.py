@@ -69,6 +69,10 @@ def _vis(vid: str, title: str, vis_type: str, aggs: list[dict], params: dict | N
                         "id": DATA_VIEW_ID}]}
 
 
+# syndicated copies of a story count once in sums and counts (stories written before clusters count too)
+ONE_PER_CLUSTER = "NOT cluster_lead:false"
+
+
 def visualizations() -> list[dict]:
     return [
         _vis("nw-vis-usd-by-recipient", "USD financing by recipient country over time", "line", [
@@ -77,12 +81,14 @@ def visualizations() -> list[dict]:
              "params": {"field": "published_at", "interval": "M", "min_doc_count": 1}},
             {"id": "3", "enabled": True, "type": "terms", "schema": "group",
              "params": {"field": "recipients", "size": 10, "order": "desc", "orderBy": "1"}}],
-            {"type": "line", "addLegend": True, "legendPosition": "right"}, query="recipients:*"),
+            {"type": "line", "addLegend": True, "legendPosition": "right"},
+            query=f"recipients:* AND {ONE_PER_CLUSTER}"),
         _vis("nw-vis-top-lenders", "Top lenders", "table", [
             {"id": "1", "enabled": True, "type": "count", "schema": "metric", "params": {}},
             {"id": "2", "enabled": True, "type": "sum", "schema": "metric", "params": {"field": "finance_usd_total"}},
             {"id": "3", "enabled": True, "type": "terms", "schema": "bucket",
-             "params": {"field": "lenders", "size": 15, "order": "desc", "orderBy": "1"}}], {"perPage": 15}),
+             "params": {"field": "lenders", "size": 15, "order": "desc", "orderBy": "1"}}], {"perPage": 15},
+            query=ONE_PER_CLUSTER),
         _vis("nw-vis-top-orgs", "Top organisations", "table", [
             {"id": "1", "enabled": True, "type": "count", "schema": "metric", "params": {}},
             {"id": "2", "enabled": True, "type": "terms", "schema": "bucket",

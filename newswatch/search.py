@@ -36,12 +36,17 @@ def search(es: Elasticsearch, index: str, text: str | None, *, countries=None, m
            size: int = 20) -> list[dict]:
     resp = es.search(index=index, query=build_query(text, countries, min_usd, since), size=size,
                      sort=[{"_score": "desc"}, {"published_at": {"order": "desc", "missing": "_last"}}],
-                     source_excludes=["text", "entities"])
+                     source_excludes=["text", "entities", "minhash", "lsh_bands"])
     out = []
+    clusters: set[str] = set()
     for h in resp["hits"]["hits"]:
         s = h["_source"]
+        if s.get("cluster_id") in clusters:
+            continue  # a syndicated copy of a story already listed (which names every outlet)
+        clusters.add(s.get("cluster_id") or h["_id"])
         top = max(s.get("finance") or [], key=lambda m: m.get("usd") or 0, default=None)
         out.append({"id": h["_id"], "score": h["_score"], "title": s.get("title"), "published_at": s.get("published_at"),
                     "site": s.get("site"), "url": s.get("url"), "countries": s.get("countries") or [],
+                    "outlets": s.get("cluster_sites") or ([s["site"]] if s.get("site") else []),
                     "largest_amount": top and {k: top.get(k) for k in ("text", "amount", "currency", "usd", "kind")}})
     return out

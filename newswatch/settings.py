@@ -71,6 +71,9 @@ class Settings:
     min_text_chars: int = 200  # shorter main text = "no extractable text" (menus, paywalls, error pages)
     lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
+    # syndicated copies (newswatch.clustering)
+    cluster_threshold: float = 0.6  # share of the shorter text (in 5-word shingles) two copies have in common
+    cluster_window_days: float = 7.0  # a new story is compared with the stories ingested in this many days
     # SMTP (alerts)
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -111,6 +114,8 @@ class Settings:
             staging_dir=_env("NEWSWATCH_STAGING_DIR"),
             min_text_chars=int(_env("NEWSWATCH_MIN_TEXT_CHARS", "200")),
             lock_ttl=float(_env("NEWSWATCH_LOCK_TTL", "3600")),
+            cluster_threshold=float(_env("NEWSWATCH_CLUSTER_THRESHOLD", "0.6")),
+            cluster_window_days=float(_env("NEWSWATCH_CLUSTER_WINDOW_DAYS", "7")),
             smtp_host=_env("SMTP_HOST"),
             smtp_port=int(_env("SMTP_PORT", "25")),
             smtp_username=_env("SMTP_USERNAME"),

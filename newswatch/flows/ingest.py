@@ -158,6 +158,18 @@ def beam_stage(settings: Settings, entries: list[dict], beam_args: list[str]) ->
     return counts
 
 
+def cluster_copies(settings: Settings, story_ids: list[str]) -> dict:
+    """Group the run's stories with their syndicated copies (:mod:`newswatch.clustering`); a failure is recorded
+    and the run goes on (the stories stay clusters of their own)."""
+    from ..clustering import cluster_stories
+
+    try:
+        return cluster_stories(esc.make_client(settings), settings, story_ids)
+    except Exception as exc:
+        get_run_logger().error("syndicated copies not grouped: %s: %s", type(exc).__name__, exc)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def indexed_ids(settings: Settings, ids: list[str]) -> list[str]:
     """The stories of this run that are now in the index (what alert rules are evaluated against). One query,
     in the flow itself: as a task, Prefect would also walk the returned list looking for futures."""
@@ -246,6 +258,8 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
             story_ids = indexed_ids(settings, [e["id"] for e in entries])
         else:  # nothing new (every feed unchanged or known): no pipeline to start
             counts, story_ids = dict.fromkeys(PIPELINE_COUNTERS, 0), []
+        # within the lock: two runs grouping the same stories at once could each start a cluster
+        clusters = cluster_copies(settings, sorted(set(story_ids) | set(replayed))) if story_ids or replayed else {}
         try:
             commit_feed_states(settings, polled.pop("feed_states"))
         except Exception as exc:  # safe: the next run polls these feeds again and skips known stories
@@ -267,6 +281,9 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         errors={**summary["errors"], "feeds": polled["feed_errors"]},
         story_ids=sorted(set(story_ids) | set(replayed)),
     )
+    if clusters.get("error"):
+        summary["errors"]["clusters"] = clusters.pop("error")
+    summary["counts"]["in_clusters"] = clusters.get("in_clusters", 0)
     if lock.get("took_over_from"):
         summary["lock_taken_over_from"] = lock["took_over_from"]
     if settings.smtp_host:  # alerts follow every ingestion when mail is configured

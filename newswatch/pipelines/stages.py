@@ -57,6 +57,7 @@ def build_story(page: dict) -> dict:
     from urllib.parse import urlsplit
 
     from ..extraction import EXTRACTION_VERSION, extract
+    from ..extraction.neardup import fingerprint
     from ..schemas.story import Story
 
     art = page["article"]
@@ -78,6 +79,9 @@ def build_story(page: dict) -> dict:
         lenders=sorted({m.lender for m in facts.finance if m.lender}),
         recipients=sorted({m.recipient for m in facts.finance if m.recipient}),
         extraction_version=EXTRACTION_VERSION,
+        # alone until newswatch.clustering finds its copies among recent stories, once the run has indexed it
+        cluster_id=page["id"], cluster_sites=[site] if site else [], cluster_urls=[page["url"]],
+        **fingerprint(text),
     )
     doc = story.model_dump(mode="json")
     doc["_id"] = doc["id"]
