@@ -65,7 +65,7 @@ def _page(story: dict, outlet: int, day: int, others: list[dict]) -> Page:
     published = f"2024-06-{day:02d}T{hour}:00+00:00"
     if outlet == 0:
         site, path = "Steppe Wire", f"/news/{story['slug']}.html"
-        paras[0] = "ALMATY (Steppe Wire) — " + paras[0]
+        paras[0] = "(Steppe Wire) — " + paras[0]
         body = "".join(f"<p>{_esc(p)}</p>" for p in paras)
         chrome_top = ('<header><a href="/">Steppe Wire</a></header><nav><a href="/news">News</a> '
                       '<a href="/business">Business</a> <a href="/energy">Energy</a></nav>')
