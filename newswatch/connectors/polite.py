@@ -196,7 +196,7 @@ class PoliteExecutor:
         try:
             result = fn(url)
         except FetchError as exc:
-            if exc.status in (429, 503):  # the host asks everyone to slow down, not only this request
+            if exc.status in (429, 503) and not isinstance(exc, RobotsDisallowed):  # the host asks to slow down
                 wait = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0 * 2 ** host.failures)
                 with self._cv:
                     host.active -= 1
