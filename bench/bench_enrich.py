@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     from newswatch.extraction import EXTRACTION_VERSION, extract, html_to_article
-    from newswatch.extraction.finance import _converter
+    from newswatch.extraction.usd import _converter
     from newswatch.extraction.gazetteer import load
 
     t_import = time.perf_counter() - t0

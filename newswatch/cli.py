@@ -46,6 +46,8 @@ def cmd_es(args) -> int:
         result = rollover(es, s) if args.action == "rollover" else migrate(es, s, delete_old=args.delete_old)
         console.print_json(json.dumps(result))
         return 0
+    if args.action == "prune":
+        return _prune(s, args)
     try:
         if args.action == "install":
             console.print(f"Elasticsearch {s.es_version} installed at {es_local.install(s)}")
@@ -63,6 +65,30 @@ def cmd_es(args) -> int:
     except es_local.LocalESError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 1
+    return 0
+
+
+def _prune(s: Settings, args) -> int:
+    from .connectors.es import make_client
+    from .maintenance import prune
+
+    if not args.older_than:
+        console.print("[red]error:[/] prune needs --older-than (e.g. 365d)")
+        return 2
+    try:
+        result = prune(make_client(s), s, args.older_than, dry_run=args.dry_run)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    verb = "would delete" if args.dry_run else "deleted"
+    for i in result["old"]:
+        console.print(f"{verb} {i['index']} (newest story ingested {i['newest'][:10]})")
+    for i in result["kept"]:
+        why = "the write index" if i["write_index"] else f"newest story ingested {i['newest'][:10]}"
+        console.print(f"kept {i['index']} ({why})")
+    n = len(result["old"])
+    console.print(f"{n} {'index' if n == 1 else 'indices'} with no story ingested since {result['cutoff'][:10]}: "
+                  + ("nothing deleted (dry run)" if args.dry_run else "deleted"))
     return 0
 
 
@@ -108,19 +134,12 @@ def _print_errors(settings: Settings, run_id: str, limit: int = 10) -> None:
     console.print(table)
 
 
-def _fmt_money(m: dict) -> str:
-    amount = m["amount"]
-    for div, suffix in ((1e12, " trillion"), (1e9, " billion"), (1e6, " million")):
-        if amount >= div:
-            text = f"{amount / div:g}{suffix}"
-            break
-    else:
-        text = f"{amount:,.0f}"
-    usd = f" ≈ ${m['usd'] / 1e6:,.0f}M" if m.get("usd") and m["currency"] != "USD" else ""
-    parties = ""
-    if m.get("lender") or m.get("recipient"):
-        parties = f" {m.get('lender') or '?'}→{m.get('recipient') or '?'}"
-    return f"{'~' if m.get('approx') else ''}{m['currency']} {text}{usd} ({m['kind']}{parties})"
+def _money_lines(finance, limit: int = 4) -> str:
+    """Deals first, then background figures (marked), one line each."""
+    from .formatting import mention_text, reading_order
+
+    return "\n".join(("" if role == "deal" else "background: ") + mention_text(m)
+                     for role, m in reading_order(finance)[:limit])
 
 
 def _print_examples(settings: Settings, ids: list[str], limit: int = 5) -> None:
@@ -138,7 +157,7 @@ def _print_examples(settings: Settings, ids: list[str], limit: int = 5) -> None:
     for h in resp["hits"]["hits"]:
         s = h["_source"]
         table.add_row((s.get("published_at") or "")[:10], esc(s.get("title") or ""), " ".join(s.get("countries") or []),
-                      esc("\n".join(_fmt_money(m) for m in (s.get("finance") or [])[:4])) or "—")
+                      esc(_money_lines(s.get("finance"))) or "—")
     console.print(table)
 
 
@@ -276,7 +295,7 @@ def cmd_alerts(args) -> int:
             table.add_column(col, overflow="fold")
         for h in hits:
             table.add_row((h.get("published_at") or "")[:10], esc(h.get("title") or ""), " ".join(h.get("countries") or []),
-                          esc("\n".join(_fmt_money(m) for m in (h.get("finance") or [])[:4])) or "—")
+                          esc(_money_lines(h.get("finance"))) or "—")
         console.print(table)
         console.print(f"{len(hits)} stories")
         return 0
@@ -323,27 +342,51 @@ def cmd_kibana(args) -> int:
 
 def cmd_search(args) -> int:
     from .connectors.es import make_client
+    from .formatting import amount_text, usd_text
     from .search import search
 
     s = _settings(args)
     try:
         hits = search(make_client(s), s.index("stories"), args.query, countries=args.country, min_usd=args.min_usd,
-                      since=args.since, size=args.limit)
+                      since=args.since, kinds=args.kind, lenders=args.lender, recipients=args.recipient,
+                      size=args.limit)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
     if args.json:
         print(json.dumps(hits, indent=2, ensure_ascii=False))
         return 0
-    table = Table(title=f"{len(hits)} stories")
-    for col in ("published", "title", "source", "countries", "largest amount"):
+    table = Table(title=f"{len(hits)} stories", show_lines=True)
+    for col in ("published", "title / link", "outlet", "countries", "largest deal"):
         table.add_column(col, overflow="fold")
     for h in hits:
-        top = h["largest_amount"]
-        shown = f"{top['text']} ({top['kind']}" + (f", ${top['usd'] / 1e6:,.0f}M)" if top and top.get("usd") else ")") if top else "—"
-        table.add_row((h["published_at"] or "")[:10], esc(h["title"] or ""), esc(h["site"] or ""),
-                      " ".join(h["countries"]), esc(shown))
+        top = h["largest_deal"]
+        shown = "—"
+        if top:
+            usd = usd_text(top) if top["currency"] != "USD" else ""
+            who = top.get("lender_name") or top.get("lender") or "?"
+            shown = f"{amount_text(top)}{' ≈ ' + usd if usd else ''} {top['kind']}, {who} → {top.get('recipient') or '?'}"
+            if h["deals"] > 1:
+                shown += f" (+{h['deals'] - 1} more)"
+        table.add_row((h["published_at"] or "")[:10], esc(h["title"] or "") + "\n" + esc(h["url"] or ""),
+                      esc(h["outlet"] or ""), " ".join(h["countries"]), esc(shown))
     console.print(table)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .connectors.es import make_client
+    from .export import export_deals
+
+    s = _settings(args)
+    try:
+        n = export_deals(make_client(s), s.index("stories"), args.format, args.out, since=args.since,
+                         countries=args.country, kinds=args.kind)
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]error:[/] {esc(str(exc))}")
+        return 2
+    if args.out:
+        console.print(f"{n} deals written to {args.out} ({args.format})")
     return 0
 
 
@@ -384,8 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     es = sub.add_parser("es", help="manage the local single-node Elasticsearch")
-    es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate"])
+    es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate", "prune"])
     es.add_argument("--delete-old", action="store_true", help="migrate: delete the old indices after the swap")
+    es.add_argument("--older-than", help="prune: delete the stories indices whose newest story was ingested "
+                                         "longer ago than this (365d, 52w, 12m); never the write index")
+    es.add_argument("--dry-run", action="store_true", help="prune: only list what would be deleted")
     es.add_argument("--timeout", type=float, default=180.0)
     es.set_defaults(func=cmd_es)
 
@@ -422,11 +468,27 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("search", help="search stored stories")
     se.add_argument("query", nargs="?", default="*", help="Lucene query string over title and text")
     se.add_argument("--country", action="append", help="ISO code; repeat for several")
-    se.add_argument("--min-usd", type=float, help="largest money mention at least this many USD")
-    se.add_argument("--since", help="published in the last 12h / 7d / 4w / 3m")
+    se.add_argument("--min-usd", type=float, help="a deal worth at least this many USD (background figures such "
+                                                  "as trade or market turnover do not count)")
+    se.add_argument("--kind", action="append", help="a deal of this kind (loan, grant, aid, investment, financing); "
+                                                    "repeat for several")
+    se.add_argument("--lender", action="append", help="a deal from this lender: id (exim-china), state (CN) or "
+                                                      "name (World Bank); repeat for several")
+    se.add_argument("--recipient", action="append", help="a deal to this country (ISO code); repeat for several")
+    se.add_argument("--since", help="published in the last 12h / 7d / 4w / 3m, or since a date (2025-01-31)")
     se.add_argument("--limit", type=int, default=20)
     se.add_argument("--json", action="store_true")
     se.set_defaults(func=cmd_search)
+
+    ex = sub.add_parser("export", help="export deals: one row per deal (loan, grant, aid, investment, financing; "
+                                       "equivalents, repeats and background figures left out)")
+    ex.add_argument("what", choices=["deals"])
+    ex.add_argument("--format", choices=["csv", "parquet", "jsonl"], default="csv", help="file format (default csv)")
+    ex.add_argument("--out", help="file to write (default: standard output; parquet needs a file)")
+    ex.add_argument("--since", help="published in the last 12h / 7d / 4w / 3m, or since a date (2025-01-31)")
+    ex.add_argument("--country", action="append", help="recipient country (ISO code); repeat for several")
+    ex.add_argument("--kind", action="append", help="deal kind (loan, grant, aid, investment, financing); repeat")
+    ex.set_defaults(func=cmd_export)
 
     sv = sub.add_parser("serve", help="serve the ingest flow on a cron schedule (needs a Prefect server)")
     sv.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"))

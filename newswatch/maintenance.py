@@ -36,6 +36,8 @@ def rollover(es: Elasticsearch, settings: Settings) -> dict:
 
 def _upgrade(doc: dict) -> dict:
     """Bring a stored story to the current schema (fills fields added since it was written)."""
+    from .extraction.lenders import readable
+    from .schemas import deals
     from .schemas.story import Story
 
     finance = doc.get("finance") or []
@@ -51,7 +53,14 @@ def _upgrade(doc: dict) -> dict:
         doc.update(cluster_id=doc.get("id"), cluster_sites=[doc["site"]] if doc.get("site") else [],
                    cluster_urls=[doc["url"]] if doc.get("url") else [], **fingerprint(doc.get("text") or ""))
     known = set(Story.model_fields)
-    return Story.model_validate({k: v for k, v in doc.items() if k in known}).model_dump(mode="json")
+    story = Story.model_validate({k: v for k, v in doc.items() if k in known})
+    readable(story.finance)  # lender names and states, recipients' points (documents older than those fields)
+    if "lender_countries" not in doc:
+        story.lender_countries = sorted({m.lender_country for m in story.finance if m.lender_country})
+    if "deal_usd_total" not in doc:
+        story.deal_usd_total = deals.deal_usd_total(story.finance)
+        story.deal_kinds = sorted({m.kind for m in deals.deals(story.finance)})
+    return story.model_dump(mode="json")
 
 
 def migrate(es: Elasticsearch, settings: Settings, *, delete_old: bool = False, chunk_size: int = 500) -> dict:
@@ -76,3 +85,33 @@ def migrate(es: Elasticsearch, settings: Settings, *, delete_old: bool = False, 
     if delete_old and old:
         es.indices.delete(index=",".join(old))
     return {"new_index": new, "old_indices": sorted(old), "copied": copied, "deleted_old": delete_old}
+
+
+def prune(es: Elasticsearch, settings: Settings, older_than: str, *, dry_run: bool = False) -> dict:
+    """Delete the stories indices behind the alias whose newest story was ingested before ``older_than``
+    ("365d", "52w", "12m"), never the write index; ``dry_run``: only say which. (On a full cluster an ILM policy
+    does this: see the README.)"""
+    from .search import parse_since
+
+    ix = Indices(settings)
+    cutoff = parse_since(older_than)
+    if not es.indices.exists_alias(name=ix.stories):
+        return {"cutoff": cutoff.isoformat(), "dry_run": dry_run, "old": [], "kept": [], "deleted": []}
+    backing = backing_indices(es, ix)
+    resp = es.search(index=list(backing), size=0, aggs={"by_index": {
+        "terms": {"field": "_index", "size": max(10, len(backing))},
+        "aggs": {"newest": {"max": {"field": "ingested_at"}}}}})
+    newest = {b["key"]: b["newest"].get("value_as_string") for b in resp["aggregations"]["by_index"]["buckets"]}
+    created = {name: int(info["settings"]["index"]["creation_date"])
+               for name, info in es.indices.get_settings(index=list(backing), name="index.creation_date").items()}
+    old, kept = [], []
+    for name, is_write in sorted(backing.items()):
+        last = newest.get(name)
+        last_at = datetime.fromisoformat(last.replace("Z", "+00:00")) if last else \
+            datetime.fromtimestamp(created[name] / 1000, timezone.utc)  # an empty index: its creation
+        (kept if is_write or last_at >= cutoff else old).append({"index": name, "newest": last_at.isoformat(),
+                                                                  "write_index": is_write})
+    if old and not dry_run:
+        es.indices.delete(index=",".join(i["index"] for i in old))
+    return {"cutoff": cutoff.isoformat(), "dry_run": dry_run, "old": old, "kept": kept,
+            "deleted": [] if dry_run else [i["index"] for i in old]}

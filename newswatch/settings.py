@@ -22,6 +22,10 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _rates_url(value: str | None) -> str | None:
+    return None if (value or "").strip().lower() in {"", "off", "none", "0", "false"} else value
+
+
 def default_home() -> Path:
     """Where newswatch keeps downloads, the local ES node, spools and state (outside git)."""
     explicit = _env("NEWSWATCH_HOME")
@@ -80,6 +84,11 @@ class Settings:
     # syndicated copies (newswatch.clustering)
     cluster_threshold: float = 0.6  # share of the shorter text (in 5-word shingles) two copies have in common
     cluster_window_days: float = 7.0  # a new story is compared with the stories ingested in this many days
+    # exchange rates the ECB has not (newswatch.connectors.rates); rates_url None = never fetch
+    rates_url: str | None = "https://www.cbr.ru/scripts/XML_daily.asp"
+    rates_dir: str | None = None  # None = <home>/rates
+    rates_max_dates: int = 31  # documents fetched per run at most
+    rates_delay: float = 0.5  # seconds between two requests to the rate source
     # SMTP (alerts)
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -137,6 +146,10 @@ class Settings:
             smtp_from=_env("SMTP_FROM", "newswatch@localhost"),
             smtp_timeout=float(_env("SMTP_TIMEOUT", "20")),
             rules_file=_env("NEWSWATCH_RULES"),
+            rates_url=_rates_url(_env("NEWSWATCH_RATES_URL", cls.rates_url)),
+            rates_dir=_env("NEWSWATCH_RATES_DIR"),
+            rates_max_dates=int(_env("NEWSWATCH_RATES_MAX_DATES", str(cls.rates_max_dates))),
+            rates_delay=float(_env("NEWSWATCH_RATES_DELAY", str(cls.rates_delay))),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -167,6 +180,10 @@ class Settings:
     @property
     def effective_es_url(self) -> str:
         return self.es_url or self.local_es_url
+
+    @property
+    def effective_rates_dir(self) -> str:
+        return self.rates_dir or str(Path(self.home) / "rates")
 
     @property
     def effective_staging_dir(self) -> str:

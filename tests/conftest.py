@@ -17,6 +17,10 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="nw-prefect-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# exchange rates: never the real source (the rate tests serve CBR documents on loopback), and a cache of the
+# session's own, so no developer's fetched rates leak into the results
+os.environ.setdefault("NEWSWATCH_RATES_URL", "off")
+os.environ.setdefault("NEWSWATCH_RATES_DIR", tempfile.mkdtemp(prefix="nw-rates-"))
 
 
 @pytest.fixture(scope="session")
@@ -68,11 +72,60 @@ def settings(es_settings, es_client, tmp_path):
     s = es_settings.with_(index_prefix=prefix, home=tmp_path / "home", allow_loopback=True,
                           fetch_timeout=5.0, fetch_total_timeout=10.0, per_host_concurrency=16, per_host_delay=0.0)
     yield s
+    _drop_prefix(es_client, prefix)
+
+
+def _drop_prefix(es_client, prefix: str) -> None:
     names = list(es_client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))
     if names:
         es_client.indices.delete(index=",".join(names))
     for t in es_client.indices.get_index_template(name=f"{prefix}-*", ignore=[404]).get("index_templates", []):
         es_client.indices.delete_index_template(name=t["name"])
+
+
+# dev pages the analyst corpus adds to the fixture and sample stories (a Russian deal, a tenge loan), with the
+# publication dates their feed gives
+ANALYST_DEV_PAGES = {"russia-kyrgyz-development-fund-1bn.html": "Mon, 01 Jul 2024 09:00:00 +0300",
+                     "kz-ebrd-petropavlovsk-water-tenge-loan.html": "Thu, 01 Jan 2015 12:00:00 +0600"}
+
+
+@pytest.fixture(scope="session")
+def analyst_corpus(es_settings, es_client, fixture_server, prefect_harness, tmp_path_factory):
+    """One read-only ingestion for the analysts' outputs (Kibana charts, export, search): the fixture feeds, the
+    bundled sample feeds and a feed of two dev pages, with CBR rates served on loopback. Yields its settings."""
+    from servers import CbrServer
+
+    from newswatch.flows.ingest import ingest_flow
+    from newswatch.sampleserver import SampleServer
+    from newswatch.settings import PACKAGE_DATA
+
+    tmp = tmp_path_factory.mktemp("analyst")
+    prefix = f"nwt-{uuid.uuid4().hex[:10]}"
+    items = "".join(f"<item><title>{name}</title><link>{fixture_server.url('dev/articles/' + name)}</link>"
+                    f"<pubDate>{when}</pubDate></item>" for name, when in ANALYST_DEV_PAGES.items())
+    (tmp / "feeds").mkdir()
+    (tmp / "feeds" / "dev.rss.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Dev wire</title>'
+        f"<link>http://dev.example/</link>{items}</channel></rss>", encoding="utf-8")
+    with CbrServer() as cbr, SampleServer(PACKAGE_DATA / "sample") as sample, SampleServer(tmp) as dev:
+        feeds = tmp / "feeds.yaml"
+        feeds.write_text("feeds:\n" + "".join(f"  - {{url: '{u}', name: {n}, tags: [{t}]}}\n" for u, n, t in [
+            (fixture_server.url("feeds/central-asia.rss.xml"), "Steppe Business Review", "central-asia"),
+            (fixture_server.url("feeds/asia-world.atom.xml"), "Asia World Digest", "asia"),
+            (dev.url("feeds/dev.rss.xml"), "Dev Wire", "dev"),
+            (fixture_server.url("feeds/truncated.rss.xml"), "Broken Wire", "broken"),
+            (fixture_server.url("feeds/entity-bomb.rss.xml"), "Hostile Wire", "broken")]) + "".join(
+            f"  - {sample.url('feeds/' + f.name)}\n" for f in sorted((PACKAGE_DATA / "sample" / "feeds").glob("*.xml"))),
+            encoding="utf-8")
+        s = es_settings.with_(index_prefix=prefix, home=tmp / "home", allow_loopback=True, fetch_timeout=5.0,
+                              fetch_total_timeout=10.0, rates_url=cbr.url, rates_dir=str(tmp / "rates"),
+                              rates_delay=0.0, rates_max_dates=100)
+        summary = ingest_flow(str(feeds), overrides=s.public())
+    assert summary["status"] in ("ok", "completed_with_errors"), summary
+    try:
+        yield s
+    finally:
+        _drop_prefix(es_client, prefix)
 
 
 @pytest.fixture(scope="session")

@@ -303,3 +303,87 @@ class TCPProxy:
         self._closed = True
         self._kill_all()
         self.listener.close()
+
+
+# ---------------------------------------------------------------- Central Bank of Russia rates, on loopback
+
+# (CharCode, Nominal, Name, RUB per Nominal on the base day): the shape of the CBR's XML_daily.asp document
+CBR_BASE = [("USD", 1, "Доллар США", 85.4963), ("EUR", 1, "Евро", 92.4276), ("CNY", 1, "Юань", 11.7136),
+            ("KZT", 100, "Тенге", 16.9831), ("UZS", 10000, "Узбекских сумов", 66.2085),
+            ("KGS", 100, "Сомов", 98.8338), ("TJS", 10, "Сомони", 78.4068),
+            ("TMT", 1, "Новый туркменский манат", 24.4275), ("AZN", 1, "Азербайджанский манат", 49.6371)]
+
+
+def cbr_value(code: str, day) -> float:
+    """RUB per unit of ``code`` in the document the test server gives for ``day`` (different on every day)."""
+    _c, nominal, _n, value = next(row for row in CBR_BASE if row[0] == code)
+    return round(value * (1 + day.toordinal() % 97 / 1000), 4) / nominal
+
+
+def cbr_document(day, effective=None) -> bytes:
+    """A ``XML_daily.asp`` document for ``day`` (windows-1251, decimal commas, as the CBR writes it)."""
+    effective = effective or day
+    rows = []
+    for i, (code, nominal, name, _v) in enumerate(CBR_BASE):
+        value = f"{cbr_value(code, day) * nominal:.4f}".replace(".", ",")
+        rows.append(f'<Valute ID="R0{i:04d}"><NumCode>{i:03d}</NumCode><CharCode>{code}</CharCode>'
+                    f"<Nominal>{nominal}</Nominal><Name>{name}</Name><Value>{value}</Value></Valute>")
+    return (f'<?xml version="1.0" encoding="windows-1251"?>\n<ValCurs Date="{effective:%d.%m.%Y}" '
+            f'name="Foreign Currency Market">' + "".join(rows) + "</ValCurs>").encode("cp1251")
+
+
+class CbrServer:
+    """Answers ``/scripts/XML_daily.asp?date_req=DD/MM/YYYY`` with :func:`cbr_document`; ``mode`` makes it fail
+    ("500", "404", "garbage"); ``requests`` logs (date asked, monotonic time)."""
+
+    def __init__(self):
+        from datetime import datetime
+        from urllib.parse import parse_qs, urlsplit
+
+        self.requests: list[tuple[str, float]] = []
+        self.mode = "ok"
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                parts = urlsplit(self.path)
+                asked = (parse_qs(parts.query).get("date_req") or [""])[0]
+                server.requests.append((asked, time.monotonic()))
+                if server.mode == "500":
+                    return self._send(500, b"down", "text/plain")
+                if parts.path != "/scripts/XML_daily.asp" or server.mode == "404":
+                    return self._send(404, b"not found", "text/plain")
+                if server.mode == "garbage":
+                    return self._send(200, b"<html><body>maintenance</body></html>", "application/xml")
+                day = datetime.strptime(asked, "%d/%m/%Y").date()
+                self._send(200, cbr_document(day), "application/xml; charset=windows-1251")
+
+            def _send(self, status, body, ctype):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/scripts/XML_daily.asp"
+
+    def asked(self) -> list[str]:
+        return [d for d, _t in self.requests]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

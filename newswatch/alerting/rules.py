@@ -8,7 +8,8 @@ A rule is written with simple fields or, for power users, as a raw ES query::
         countries: [KZ, KG, TJ, TM, UZ]       # any of these countries ...
         finance_kinds: [loan, grant, aid, investment, financing, debt]
         keywords: ["investment", "loans"]      # ... and (a finance mention of these kinds OR one of these phrases)
-        min_usd: 1e8                           # (finance mentions only) worth at least this much
+        min_usd: 1e8                           # (finance mentions only) worth at least this much; without
+                                               # finance_kinds: a deal (loan, grant, aid, investment, financing)
       - name: my-raw-rule
         recipients: [me@example.org]
         query: {"match_phrase": {"text": "Rogun"}}
@@ -25,6 +26,7 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..schemas.deals import has_deal
 from ..schemas.story import FinanceKind
 
 FINANCE_KINDS = set(get_args(FinanceKind))
@@ -116,7 +118,10 @@ class Rule(BaseModel):
                 nested.append({"terms": {"finance.kind": self.finance_kinds}})
             if self.min_usd is not None:
                 nested.append({"range": {"finance.usd": {"gte": self.min_usd}}})
-            either.append({"nested": {"path": "finance", "query": {"bool": {"filter": nested}}}})
+            if not self.finance_kinds:  # an amount alone means a deal, not $10 billion of market turnover
+                either.append(has_deal(*nested))
+            else:
+                either.append({"nested": {"path": "finance", "query": {"bool": {"filter": nested}}}})
         for phrase in self.keywords:
             either.append({"multi_match": {"query": phrase, "type": "phrase", "fields": ["title", "text"]}})
         if either:

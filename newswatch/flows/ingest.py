@@ -20,6 +20,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 from prefect.utilities.annotations import quote
 
 from ..connectors import es as esc
+from ..connectors import rates
 from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
 from ..connectors.http import Fetcher
 from ..pipelines import cpu_pool
@@ -114,13 +115,19 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     esc.write_errors(es, ix, errors)
     # one story per canonical URL, remembering every feed that listed it
     merged: dict[str, dict] = {}
+    spec_of = {s.url: s for s in specs}
+    title_of = {r.feed: r.title for r in results}
     for e in entries:
         # what the pipeline uses of an entry (not its summary or GUID): held once per new story during the run
         d = merged.setdefault(e.id, {"id": e.id, "link": e.link, "canonical_url": e.canonical_url, "title": e.title,
                                      "published_at": e.published_at, "author": e.author, "feeds": [],
-                                     "run_id": run_id})
+                                     "run_id": run_id, "source_name": None, "feed_title": None, "source_tags": []})
         if e.feed not in d["feeds"]:
             d["feeds"].append(e.feed)
+            spec = spec_of.get(e.feed)  # the outlet's name and tags as the feeds file gives them
+            d["source_name"] = d["source_name"] or (spec.name if spec else None)
+            d["feed_title"] = d["feed_title"] or title_of.get(e.feed)
+            d["source_tags"] += [t for t in (spec.tags if spec else []) if t not in d["source_tags"]]
     known: set[str] = set()
     if merged:
         # every run refreshes the stories it wrote when its pipeline ends, but one that died before that may
@@ -253,9 +260,11 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         entries = polled.pop("new_entries")
         if entries:
             preimport.join()  # the runner imports them too: never both threads at once
+            summary["rates"] = rates.prefetch_for_entries(settings, entries)  # before extraction needs them
             # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
             counts = beam_stage(settings, quote(entries), list(beam_args or []))
             story_ids = indexed_ids(settings, [e["id"] for e in entries])
+            summary["rates"]["after_run"] = rates.fetch_missing(settings, es, story_ids)
         else:  # nothing new (every feed unchanged or known): no pipeline to start
             counts, story_ids = dict.fromkeys(PIPELINE_COUNTERS, 0), []
         # within the lock: two runs grouping the same stories at once could each start a cluster

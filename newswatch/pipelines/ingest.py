@@ -377,8 +377,9 @@ def build_pipeline(p: beam.Pipeline, entry_files: list[str], settings: Settings)
         entries_ = entries_ | "Reshuffle" >> beam.Reshuffle()
     fetched = entries_ | "Fetch" >> beam.ParDo(Fetch(settings)).with_outputs(DEAD, main="pages")
     # extract and enrich in one step: Beam would fuse them anyway, and a page then makes one trip to a worker
+    args = (settings.min_text_chars, settings.effective_rates_dir)
     enriched = fetched.pages | "ExtractEnrich" >> beam.ParDo(CpuStage(
-        settings, analyze_page, (settings.min_text_chars,), ("extract", "enrich"))).with_outputs(DEAD, main="stories")
+        settings, analyze_page, args, ("extract", "enrich"))).with_outputs(DEAD, main="stories")
     indexed = enriched.stories | "Index" >> beam.ParDo(BulkIndex(settings)).with_outputs(DEAD, main="ids")
     dead = (fetched[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()
     dead | "WriteErrors" >> beam.ParDo(WriteErrors(settings))

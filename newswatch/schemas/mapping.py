@@ -42,7 +42,10 @@ def properties_for(model: type[BaseModel]) -> dict:
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         override = dict(extra.get("es", {}))
         inner = _unwrap(info.annotation)
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
+        if isinstance(inner, type) and issubclass(inner, BaseModel) and override.get("type") not in (
+                None, "object", "nested"):
+            mapping = override  # a model stored as one field of its own type (geo_point)
+        elif isinstance(inner, type) and issubclass(inner, BaseModel):
             mapping = {"type": override.pop("type", "object"), "properties": properties_for(inner)}
             mapping.update(override)
         elif override:
@@ -110,6 +113,10 @@ FEEDS_MAPPINGS = {
     },
 }
 
+# a run summary's counters (newswatch.flows.ingest): mapped so that Kibana can chart them per run
+RUN_COUNTERS = ("feeds_polled", "feeds_not_modified", "feeds_failed", "entries_seen", "new", "fetched", "extracted",
+                "indexed", "failed", "spooled", "replayed_from_spool", "entries_rejected")
+
 RUNS_MAPPINGS = {
     "dynamic": False,
     "properties": {
@@ -118,7 +125,7 @@ RUNS_MAPPINGS = {
         "finished_at": {"type": "date"},
         "status": {"type": "keyword"},
         "runner": {"type": "keyword"},
-        "counts": {"type": "object"},
+        "counts": {"type": "object", "properties": {k: {"type": "integer"} for k in RUN_COUNTERS}},
         "errors": {"type": "object", "enabled": False},
     },
 }

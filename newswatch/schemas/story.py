@@ -33,6 +33,13 @@ class Entity(BaseModel):
     end: int = 0
 
 
+class GeoPoint(BaseModel):
+    """A point on the map (Elasticsearch ``geo_point``)."""
+
+    lat: float
+    lon: float
+
+
 class FinanceMention(BaseModel):
     """A money amount found in a story, normalised."""
 
@@ -45,7 +52,16 @@ class FinanceMention(BaseModel):
     approx: bool = False
     kind: FinanceKind = "other"
     lender: Optional[str] = Field(default=None, description="country code or entity id of the source of funds")
+    lender_name: Optional[str] = Field(default=None, description="readable name of the lender ('Export-Import "
+                                       "Bank of China', 'China', 'World Bank')")
+    lender_country: Optional[str] = Field(default=None, description="ISO code of the lender's state (none for "
+                                          "multilateral lenders)")
     recipient: Optional[str] = Field(default=None, description="country code of the recipient")
+    recipient_location: Optional[GeoPoint] = Field(default=None, json_schema_extra=_es(type="geo_point"),
+                                                   description="the recipient country on a map (its capital)")
+    equivalent_of: Optional[int] = Field(default=None, description="index (in the story's finance list) of the "
+                                         "mention this one converts, e.g. '(about $1.1 billion)'")
+    repeat_of: Optional[int] = Field(default=None, description="index of an earlier mention of the same figure")
     sentence: str = Field(default="", json_schema_extra=_es(type="text"))
     start: int = 0
     end: int = 0
@@ -59,13 +75,17 @@ class Story(BaseModel):
     canonical_url: str
     feeds: list[str] = Field(default_factory=list, description="URLs of the feeds that listed the story")
     site: Optional[str] = None
+    source_name: Optional[str] = Field(default=None, description="the outlet: the feed's name (feeds file), else "
+                                       "the feed's title, else the page's site name")
+    source_tags: list[str] = Field(default_factory=list, description="tags of the feeds that listed the story")
     title: Optional[str] = Field(
         default=None, json_schema_extra=_es(type="text", fields={"keyword": {"type": "keyword", "ignore_above": 512}})
     )
     text: str = Field(default="", json_schema_extra=_es(type="text"))
     author: Optional[str] = None
     lang: Optional[str] = None
-    published_at: Optional[datetime] = None
+    published_at: Optional[datetime] = Field(default=None, description="publication time with the time zone "
+                                             "the page or feed gives (midnight UTC when only a date is known)")
     fetched_at: datetime
     ingested_at: Optional[datetime] = None
     countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes")
@@ -77,9 +97,13 @@ class Story(BaseModel):
     # story-level copies of the nested finance data, for Lucene searches and Kibana aggregations
     finance_kinds: list[str] = Field(default_factory=list, description="kinds of the finance mentions")
     lenders: list[str] = Field(default_factory=list, description="lenders of the finance mentions")
+    lender_countries: list[str] = Field(default_factory=list, description="states of the lenders of the mentions")
     recipients: list[str] = Field(default_factory=list, description="recipients of the finance mentions")
     finance_usd_max: Optional[float] = Field(default=None, description="largest USD value among finance mentions")
     finance_usd_total: Optional[float] = Field(default=None, description="sum of the USD values of the mentions")
+    deal_usd_total: Optional[float] = Field(default=None, description="USD of the story's distinct deals (see "
+                                            "newswatch.schemas.deals), each counted once")
+    deal_kinds: list[str] = Field(default_factory=list, description="kinds of the story's distinct deals")
     extraction_version: str
     # syndicated copies: the same story on several outlets is one cluster (newswatch.clustering)
     cluster_id: Optional[str] = Field(default=None, description="id of the cluster's first story (its lead); "

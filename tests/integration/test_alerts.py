@@ -77,7 +77,7 @@ def _listed_files(msg) -> set[str]:
             if line.strip().startswith("http")}
 
 
-def test_default_rule_fires_exactly_for_gold_stories_and_mails_one_digest(ingested, settings, gold):
+def test_default_rule_fires_exactly_for_gold_stories_and_mails_one_digest(ingested, settings, gold, es_client):
     with Inbox() as inbox:
         result = _run_alerts(settings, ingested["story_ids"], inbox.port)
     assert result["mails_sent"] == 1 and len(inbox.messages) == 1
@@ -87,9 +87,36 @@ def test_default_rule_fires_exactly_for_gold_stories_and_mails_one_digest(ingest
     assert _listed_files(msg) == _gold_alerted(gold)
     text = msg.get_body(preferencelist=("plain",)).get_content()
     html_part = msg.get_body(preferencelist=("html",)).get_content()
-    assert "150 m USD" in text and "loan" in text and "adb → UZ" in text   # the money table
-    assert "3 bn CNY" in text and "500 m TJS" in text and "no ECB reference rate for TJS" in text
+    assert "USD 150 million, loan, Asian Development Bank → UZ" in text  # the money table
+    assert "CNY 3 billion" in text and "TJS 500 million" in text
+    assert "rate not yet available: Central Bank of Russia (CBR) rate of TJS for 2024-09-05" in text
     assert "<table" in html_part and "Kazakhstan alone has absorbed" in html_part  # the sentence it came from
+    # a summary line first: stories, deals and their USD by recipient
+    first = text.splitlines()[0]
+    assert first.startswith(f"{len(_gold_alerted(gold))} stories · ") and " deals, $" in first
+    from newswatch.formatting import usd_total
+    from newswatch.schemas.deals import is_deal
+
+    stored = es_client.search(index=settings.index("stories"), query={"ids": {"values": ingested["story_ids"]}},
+                              size=50)["hits"]["hits"]
+    by_recipient: dict = {}
+    for h in stored:
+        if urlsplit(h["_source"]["canonical_url"]).path.rsplit("/", 1)[-1] in _gold_alerted(gold):
+            for m in h["_source"]["finance"]:
+                if is_deal(m) and m["usd"] is not None:
+                    key = m["recipient"] or "recipient unknown"
+                    by_recipient[key] = by_recipient.get(key, 0) + m["usd"]
+    for key, usd in by_recipient.items():
+        assert f"{key} {usd_total(usd)}" in first
+    assert "KZ $33 billion" in first and "(1 without a USD value)" in first  # the somoni
+    # deals before background figures; no tracking parameters in links; equivalents not listed again
+    assert text.index("    deals:") < text.index("    background figures:")
+    uz = text[text.index("* ADB approves"):]
+    uz = uz[:uz.index("\n* ") if "\n* " in uz else len(uz)]
+    assert "utm_" not in text and "utm_" not in html_part and "uzbekistan-adb-solar-loan.html" in uz
+    tm = text[text.index("* Turkmenistan secures"):]
+    tm = tm[:tm.index("\n* ") if "\n* " in tm else len(tm)]
+    assert "CNY 3 billion" in tm and "USD 420 million" not in tm  # "(about $420 million)" converts the yuan
 
 
 def test_second_run_sends_nothing(ingested, settings):

@@ -110,9 +110,15 @@ def test_copies_on_three_outlets_are_one_cluster_across_runs_alerted_once(outlet
         titles = {m["title"] for m in by_cluster[cid]}
         assert sum(line == f"* {t}" for b in bodies for line in b.splitlines() for t in titles) == 1, titles
 
-    # deal totals: every cluster once
-    agg = es_client.search(index=ix.stories, size=0, query={"query_string": {"query": "NOT cluster_lead:false"}},
-                           aggs={"usd": {"sum": {"field": "finance_usd_total"}}})
-    leads_total = sum(m.get("finance_usd_total") or 0 for ms in by_cluster.values() for m in ms if m["cluster_lead"])
-    assert agg["aggregations"]["usd"]["value"] == pytest.approx(leads_total)
+    # deal totals: every cluster once, through the deals dashboard's filter
+    from newswatch.kibana import ONE_PER_CLUSTER
+
+    def total(query):
+        agg = es_client.search(index=ix.stories, size=0, query=query,
+                               aggs={"usd": {"sum": {"field": "deal_usd_total"}}})
+        return agg["aggregations"]["usd"]["value"]
+
+    leads_total = sum(m.get("deal_usd_total") or 0 for ms in by_cluster.values() for m in ms if m["cluster_lead"])
     assert leads_total > 0
+    assert total(ONE_PER_CLUSTER[1]) == pytest.approx(leads_total)
+    assert total({"match_all": {}}) > 2 * leads_total, "without it, copies would count the money thrice"

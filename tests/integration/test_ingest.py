@@ -218,3 +218,26 @@ def test_feed_states_are_retried_and_a_lost_commit_only_means_a_repoll(settings,
     assert second["counts"]["new"] == first["counts"]["new"] - first["counts"]["indexed"] < first["counts"]["new"]
     third = ingest.ingest_flow(path, overrides=settings.public())
     assert third["counts"]["feeds_not_modified"] == 1  # the second run's state was stored
+
+
+def test_stories_keep_the_time_of_day_and_the_outlet(analyst_corpus, es_client):
+    """Publication time with its zone (the page's own, else the feed's), the feeds file's name and tags, the
+    feed's title where the feeds file names none, and lenders a person can read."""
+    hits = es_client.search(index=analyst_corpus.index("stories"), query={"match_all": {}}, size=100)["hits"]["hits"]
+    by = {urlsplit(h["_source"]["canonical_url"]).path.rsplit("/", 1)[-1]: h["_source"] for h in hits}
+    kamb = by["kyrgyzstan-kambarata-hydropower-financing.html"]
+    assert kamb["published_at"] == "2025-02-18T08:00:00+05:00"  # article:published_time, zone kept
+    assert kamb["source_name"] == "Central Asia sample wire (fictional)" and kamb["source_tags"] == []
+    ccp = by["ccp-financing-central-asia.html"]  # the page gives a date only: the feed's 09:30 GMT
+    assert ccp["published_at"].startswith("2022-01-20T09:30:00") and ccp["published_at"][19:] in ("Z", "+00:00")
+    # the first feed that lists it names it; the tags are every listing feed's (the broken feed salvages it)
+    assert ccp["source_name"] == "Steppe Business Review" and ccp["source_tags"] == ["broken", "central-asia"]
+    uz = by["uzbekistan-adb-solar-loan.html"]  # listed by two feeds: both tags
+    assert uz["source_tags"] == ["asia", "central-asia"]
+    assert not [s for s in by.values() if ":" in (s["source_name"] or "") and "127.0.0.1" in s["source_name"]]
+    exim = next(m for m in by["tajikistan-rogun-debt-exim.html"]["finance"] if m["lender"] == "exim-china")
+    assert (exim["lender_name"], exim["lender_country"]) == ("Export-Import Bank of China", "CN")
+    assert by["tajikistan-rogun-debt-exim.html"]["lender_countries"] == ["CN"]
+    wb = next(m for m in kamb["finance"] if m["lender"] == "world-bank")
+    assert (wb["lender_name"], wb["lender_country"]) == ("World Bank", None)
+    assert wb["recipient_location"] == pytest.approx({"lat": 42.87, "lon": 74.59}, abs=0.01)

@@ -51,3 +51,55 @@ def test_migrate_copies_into_the_current_mapping_and_swaps_the_alias(settings, e
     hits = es_client.search(index=ix.stories, query={"term": {"recipients": "KG"}})["hits"]["hits"]
     assert len(hits) == 5 and "legacy_field" not in hits[0]["_source"]
     assert hits[0]["_source"]["finance_kinds"] == ["loan"] and hits[0]["_source"]["finance_usd_total"] == 5e6
+
+
+def test_prune_deletes_old_rollover_indices_with_a_dry_run_first(settings, es_client):
+    import os
+    import subprocess
+    import sys
+
+    from newswatch.connectors.es import ensure_indices
+    from newswatch.maintenance import prune
+
+    ix = ensure_indices(es_client, settings)
+    first = f"{ix.stories}-000001"
+    bulk_write(es_client, ix.stories, [_doc(1, ingested_at="2023-03-01T00:00:00Z")])  # two years and more ago
+    second = rollover(es_client, settings)["new_index"]
+    bulk_write(es_client, ix.stories, [_doc(2, ingested_at="2099-01-01T00:00:00Z")])  # recent
+    third = rollover(es_client, settings)["new_index"]  # the write index: never pruned, even while empty
+    es_client.indices.refresh(index=ix.stories)
+    env = dict(os.environ, ES_URL=settings.es_url, NEWSWATCH_INDEX_PREFIX=settings.index_prefix)
+    dry = subprocess.run([sys.executable, "-m", "newswatch.cli", "es", "prune", "--older-than", "365d", "--dry-run"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert f"would delete {first}" in dry.stdout and "1 index with no story ingested since" in dry.stdout
+    assert "nothing deleted (dry run)" in dry.stdout
+    assert f"kept {third} (the write index)" in dry.stdout and f"kept {second}" in dry.stdout
+    assert es_client.indices.exists(index=first)
+    result = prune(es_client, settings, "365d")
+    assert result["deleted"] == [first] and not es_client.indices.exists(index=first)
+    assert set(backing_indices(es_client, ix)) == {second, third}
+    assert es_client.count(index=ix.stories)["count"] == 1
+    assert prune(es_client, settings, "365d")["deleted"] == []
+    bad = subprocess.run([sys.executable, "-m", "newswatch.cli", "es", "prune", "--older-than", "a year"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "error" in bad.stdout and "Traceback" not in bad.stderr
+
+
+def test_migrate_gives_old_stories_readable_lenders_and_deal_totals(settings, es_client):
+    ix = Indices(settings)
+    old = f"{ix.stories}-000001"
+    es_client.indices.create(index=old, aliases={ix.stories: {"is_write_index": True}},
+                             mappings={"dynamic": True, "properties": {"finance": {"type": "nested"}}})
+    finance = [{"text": "3 billion yuan", "amount": 3e9, "currency": "CNY", "usd": 4.2e8, "approx": False,
+                "kind": "loan", "lender": "cdb", "recipient": "TM", "sentence": "s", "start": 0, "end": 1},
+               {"text": "$40 billion", "amount": 4e10, "currency": "USD", "usd": 4e10, "approx": False,
+                "kind": "trade", "sentence": "s", "start": 2, "end": 3}]
+    bulk_write(es_client, ix.stories, [_doc(1, finance=finance)])
+    es_client.indices.refresh(index=ix.stories)
+    migrate(es_client, settings, delete_old=True)
+    (hit,) = es_client.search(index=ix.stories, query={"match_all": {}})["hits"]["hits"]
+    doc = hit["_source"]
+    assert doc["deal_usd_total"] == 4.2e8 and doc["deal_kinds"] == ["loan"] and doc["lender_countries"] == ["CN"]
+    assert doc["finance"][0]["lender_name"] == "China Development Bank" and doc["finance"][0]["lender_country"] == "CN"
+    assert doc["finance"][0]["recipient_location"]["lat"] == pytest.approx(37.95, abs=0.01)  # Ashgabat
