@@ -34,21 +34,32 @@ class FoundFeed:
 
 def discover_feeds(fetcher: Fetcher, site_url: str, *, max_checked: int = 10) -> list[FoundFeed]:
     """The feeds ``site_url`` (a page or a home page) links to, each fetched and parsed to check that it is a
-    feed with entries; when the page links none, the usual feed locations of the site are tried."""
+    feed with entries. When the page cannot be read or links none, the site's home page is asked, then the
+    usual feed locations are tried."""
     from trafilatura.feeds import FeedParameters, determine_feed
 
-    try:
-        page = fetcher.get(site_url, accept_types=None)
-    except FetchError as exc:
-        raise FetchError(f"{site_url}: {exc.reason}", kind=exc.kind, status=exc.status) from None
-    direct = parse_feed(page.body, page.url, {"content-type": page.headers.get("content-type", "")})
-    if direct.status == "ok" and direct.entries:  # the URL is a feed itself
-        return [FoundFeed(site_url, direct.title, len(direct.entries))]
-    base = _base(page.url)
-    params = FeedParameters(base, urlsplit(base).hostname or "", site_url)
-    candidates = determine_feed(page.body.decode("utf-8", "replace"), params)
+    home = _base(site_url) + "/"
+    pages = [site_url] if site_url.rstrip("/") == home.rstrip("/") else [site_url, home]
+    candidates: list[str] = []
+    error: FetchError | None = None
+    for url in pages:
+        try:
+            page = fetcher.get(url, accept_types=None)
+        except FetchError as exc:
+            error = error or FetchError(f"{url}: {exc.reason}", kind=exc.kind, status=exc.status)
+            continue
+        direct = parse_feed(page.body, page.url, {"content-type": page.headers.get("content-type", "")})
+        if direct.status == "ok" and direct.entries:  # the URL is a feed itself
+            return [FoundFeed(url, direct.title, len(direct.entries))]
+        base = _base(page.url)
+        candidates = determine_feed(page.body.decode("utf-8", "replace"),
+                                    FeedParameters(base, urlsplit(base).hostname or "", url))
+        if candidates:
+            break
     if not candidates:
-        candidates = [base + p for p in COMMON_FEED_PATHS]
+        if error is not None and len(pages) == 1:
+            raise error
+        candidates = [_base(site_url) + p for p in COMMON_FEED_PATHS]
     found: list[FoundFeed] = []
     for url in candidates[:max_checked]:
         try:
@@ -190,3 +201,53 @@ def select_backfill(found: dict[str, datetime | None], since: datetime, limit: i
     chosen = dated + (undated if include_undated else [])
     return chosen[:limit], len(undated)
 
+
+
+def add_to_feeds_file(path, feeds: list[FoundFeed]) -> list[str]:
+    """Append ``feeds`` not listed yet to a feeds file (YAML ``feeds:`` list or plain text; created if missing),
+    keeping what is there, comments included. Returns the URLs added; a file it cannot append to safely is left
+    as it was (ValueError)."""
+    from pathlib import Path
+
+    from .feeds import load_feed_list
+
+    path = Path(path)
+    listed = {s.url for s in load_feed_list(path)} if path.exists() else set()
+    new = [f for f in feeds if f.url not in listed]
+    if not new:
+        return []
+    original = path.read_text(encoding="utf-8") if path.exists() else None
+    text = original or ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if path.suffix in (".yaml", ".yml"):
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            text += "feeds:\n"
+        indent = next((line[:len(line) - len(line.lstrip())] for line in reversed(lines)
+                       if line.lstrip().startswith("- ")), "  ")
+        for f in new:
+            text += f"{indent}- url: {_yaml_str(f.url)}\n" + (f"{indent}  name: {_yaml_str(f.title)}\n" if f.title else "")
+    else:
+        text += "".join(f"{f.url}\n" for f in new)
+    path.write_text(text, encoding="utf-8")
+    try:
+        after = {s.url for s in load_feed_list(path)}
+    except Exception as exc:  # noqa: BLE001 - whatever broke the file, it is put back
+        after, why = set(), f"{type(exc).__name__}: {exc}"
+    else:
+        why = "the feeds do not read back"
+    if not (listed | {f.url for f in new}) <= after:
+        if original is None:
+            path.unlink()
+        else:
+            path.write_text(original, encoding="utf-8")
+        raise ValueError(f"{path}: cannot append to this file safely ({why}); add the feeds by hand")
+    return [f.url for f in new]
+
+
+def _yaml_str(value: str) -> str:
+    """A YAML scalar that reads back as ``value`` (a JSON string is one)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False)

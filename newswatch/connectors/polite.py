@@ -245,7 +245,7 @@ class PoliteFetcher:
     """A :class:`Fetcher` for story pages: robots.txt honoured, per-host pacing, 429/503 as host backoff."""
 
     def __init__(self, fetcher: Fetcher):
-        s = fetcher.settings
+        s = self.settings = fetcher.settings
         self.fetcher = fetcher
         self.robots = RobotsCache(fetcher, s.user_agent, s.robots_ttl) if s.obey_robots else None
         self.executor = PoliteExecutor(s.fetch_concurrency, s.per_host_concurrency, s.per_host_delay,
@@ -276,6 +276,16 @@ class PoliteFetcher:
 
     def get(self, url: str, **kwargs) -> Response:
         return self.submit(url, **kwargs).result()
+
+    def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets newswatch fetch ``url`` (asks the host for it if not known yet)."""
+        if self.robots is None:
+            return True
+        try:
+            self.robots.check(url)
+        except FetchError:
+            return False
+        return True
 
     def shutdown(self) -> None:
         self.executor.shutdown()
