@@ -21,9 +21,9 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-FIELDS = ["minhash", "lsh_bands", "cluster_id", "cluster_size", "cluster_lead", "cluster_sites", "cluster_urls",
-          "site", "url", "published_at", "ingested_at"]
-CANDIDATES = 20  # per story: the recent stories sharing the most band keys with it
+FIELDS = ["minhash", "cluster_id", "cluster_size", "cluster_lead", "cluster_sites", "cluster_urls", "site", "url",
+          "published_at", "ingested_at"]  # of a candidate or a member (its band keys are not needed: 64 strings)
+CANDIDATES = 10  # per story: the recent stories sharing the most band keys with it
 BATCH = 100  # stories per multi-search request
 MAX_MEMBERS = 5000  # members of the touched clusters read back in one request
 MAX_URLS = 100  # URLs kept on each member
@@ -58,8 +58,8 @@ def _by_ids(es: Elasticsearch, index: str, ids: list[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for i in range(0, len(ids), 1000):
         chunk = ids[i:i + 1000]
-        resp = es.search(index=index, query={"bool": {"filter": {"ids": {"values": chunk}}}}, source=FIELDS,
-                         size=len(chunk), track_total_hits=False)
+        resp = es.search(index=index, query={"bool": {"filter": {"ids": {"values": chunk}}}},
+                         source=[*FIELDS, "lsh_bands"], size=len(chunk), track_total_hits=False)
         found.update({h["_id"]: {**h["_source"], "_index": h["_index"]} for h in resp["hits"]["hits"]})
     return found
 
