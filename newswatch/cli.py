@@ -421,7 +421,48 @@ def cmd_doctor(args) -> int:
 # ------------------------------------------------------------------ feeds: discover, add; backfill
 
 
+def _feeds_health(args) -> int:
+    from .connectors import feed_health
+    from .connectors.es import Indices, all_feed_states, ensure_indices, make_client, put_feed_states
+
+    s = _settings(args)
+    es, ix = make_client(s), Indices(s)
+    ensure_indices(es, s)
+    es.indices.refresh(index=ix.feeds)  # runs write feed states without a refresh
+    states = {st["url"]: st for st in all_feed_states(es, ix)}
+    if args.action == "reset":
+        if not args.urls:
+            console.print("[red]error:[/] feeds reset URL [URL...]")
+            return 2
+        unknown = [u for u in args.urls if u not in states]
+        if unknown:
+            console.print(f"[red]error:[/] no such feed in {ix.feeds}: {esc(', '.join(unknown))}")
+            return 1
+        put_feed_states(es, ix, [feed_health.reset(states[u]) for u in args.urls])
+        es.indices.refresh(index=ix.feeds)
+        console.print(f"{len(args.urls)} feed(s) reset: polled by the next run")
+        return 0
+    table = Table(title=f"feeds ({ix.feeds})")
+    for col in ("feed", "status", "last success", "failures", "next poll", "last error"):
+        table.add_column(col, overflow="fold")
+    for url in sorted(states):
+        st = states[url]
+        status = st.get("status") or ("failing" if st.get("consecutive_failures") else "ok")
+        colour = {"ok": "green", "failing": "yellow", "quarantined": "red"}.get(status, "white")
+        next_poll = st.get("next_poll_at") or ("after reset" if status == "quarantined" else "next run")
+        table.add_row(esc(url), f"[{colour}]{status}[/]", (st.get("last_success_at") or "never")[:19],
+                      str(st.get("consecutive_failures") or 0), next_poll[:19],
+                      esc((st.get("last_error") or "")[:100]))
+    console.print(table)
+    return 0
+
+
 def cmd_feeds(args) -> int:
+    if args.action in ("list", "reset"):
+        return _feeds_health(args)
+    if not args.urls:
+        console.print(f"[red]error:[/] feeds {args.action} URL [URL...]")
+        return 2
     from .connectors.discovery import add_to_feeds_file, discover_feeds
     from .connectors.http import FetchError, Fetcher
     from .connectors.polite import PoliteFetcher
@@ -577,9 +618,11 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--limit", type=int, default=50)
     al.set_defaults(func=cmd_alerts)
 
-    fd = sub.add_parser("feeds", help="find a site's feeds (discover) and add them to a feeds file (add)")
-    fd.add_argument("action", choices=["discover", "add"])
-    fd.add_argument("urls", nargs="+", metavar="URL", help="a site (its home page or any page) or a feed")
+    fd = sub.add_parser("feeds", help="feeds: discover a site's, add them to a feeds file, list their health, "
+                                      "reset a failing or quarantined one")
+    fd.add_argument("action", choices=["discover", "add", "list", "reset"])
+    fd.add_argument("urls", nargs="*", metavar="URL",
+                    help="discover/add: a site (its home page or any page) or a feed; reset: feed URLs")
     fd.add_argument("--feeds", default="feeds.yaml", help="add: the feeds file to append to (YAML or text)")
     fd.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
     fd.set_defaults(func=cmd_feeds)
