@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import sys
 from array import array
 
 import rensa
@@ -54,28 +55,31 @@ def band_keys(sig: list[int]) -> list[str]:
 
 def encode(sig: list[int], size: int) -> str:
     """Signature and shingle count -> text (what the index stores, prefixed with :data:`VERSION`)."""
-    data = array("I", sig)
-    if data.itemsize != 4:  # pragma: no cover - every platform Python runs on has a 4-byte unsigned int
-        raise RuntimeError("unexpected array item size")
+    data = array("I", sig)  # not numpy: the extraction workers, which encode, need not import it
+    if data.itemsize != 4 or sys.byteorder != "little":  # pragma: no cover - what decode reads
+        raise RuntimeError("signatures are stored as little-endian 32-bit values")
     return f"{VERSION}:{size}:" + base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def decode(value: str | None) -> tuple[list[int], int] | None:
-    """Stored text -> (signature, shingle count); None when missing or made by another version."""
+def decode(value: str | None):
+    """Stored text -> (signature as a numpy array, shingle count); None when missing or made by another version."""
+    import numpy as np
+
     if not value:
         return None
     version, _, rest = value.partition(":")
     size, _, data = rest.partition(":")
     if version != VERSION or not size.isdigit():
         return None
-    out = array("I")
-    out.frombytes(base64.b64decode(data))
-    return out.tolist(), int(size)
+    sig = np.frombuffer(base64.b64decode(data), dtype="<u4")
+    return (sig, int(size)) if len(sig) == NUM_PERM else None
 
 
-def similarity(a: list[int], b: list[int]) -> float:
+def similarity(a, b) -> float:
     """Estimated Jaccard similarity of the two texts' shingle sets (the share of equal signature values)."""
-    return sum(x == y for x, y in zip(a, b)) / NUM_PERM
+    import numpy as np
+
+    return int(np.count_nonzero(np.asarray(a) == np.asarray(b))) / NUM_PERM
 
 
 def shared(a: tuple[list[int], int], b: tuple[list[int], int]) -> tuple[float, float]:
