@@ -31,9 +31,11 @@ def site():
     site.__exit__()
 
 
-def test_feeds_discover_and_add(site, tmp_path, capsys):
+def test_feeds_discover_and_add(site, tmp_path, capsys, monkeypatch):
     from newswatch.cli import main
     from newswatch.connectors.feeds import load_feed_list
+
+    monkeypatch.setenv("NEWSWATCH_PER_HOST_DELAY", "0.02")  # the CLI reads its settings from the environment
 
     assert main(["feeds", "discover", site.url("/"), "--allow-loopback"]) == 0
     out = capsys.readouterr().out
