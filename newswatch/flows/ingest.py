@@ -180,6 +180,8 @@ def cluster_copies(settings: Settings, story_ids: list[str]) -> dict:
     and the run goes on (the stories stay clusters of their own)."""
     from ..clustering import cluster_stories
 
+    if settings.cluster_window_days <= 0:  # NEWSWATCH_CLUSTER_WINDOW_DAYS=0: copies are not looked for
+        return {}
     try:
         return cluster_stories(esc.make_client(settings), settings, story_ids)
     except Exception as exc:
