@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py                 # 2,000 pages, all measurements
     .venv/bin/python bench/bench_pipeline.py --n 500 --skip-peer --skip-memory   # quick
+    .venv/bin/python bench/bench_pipeline.py --lang mixed    # English and Russian pages alternating
 
 Everything is measured in the same run on the same pages, and reported as articles/s and as a ratio to the
 baseline (raw ``trafilatura.extract`` in a plain loop: no fetch, no Beam, no ES — the practical ceiling of
@@ -134,10 +135,10 @@ def bench_enrich(arts: list[dict]) -> dict:
 
     per = []
     for a in arts[:50]:
-        extract(a.get("title") or "", a.get("text") or "")  # warm-up: gazetteers, rates
+        extract(a.get("title") or "", a.get("text") or "", lang=a.get("lang"))  # warm-up: gazetteers, rates, models
     for a in arts:
         t = time.perf_counter()
-        extract(a.get("title") or "", a.get("text") or "")
+        extract(a.get("title") or "", a.get("text") or "", lang=a.get("lang"))
         per.append(time.perf_counter() - t)
     per.sort()
     return {"total": sum(per), "median_ms": statistics.median(per) * 1e3, "p99_ms": per[int(len(per) * 0.99) - 1] * 1e3}
@@ -289,10 +290,14 @@ def main() -> None:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-beam-workers", action="store_true",
                     help="skip the comparison run with Beam's own worker processes (multi_processing)")
+    ap.add_argument("--lang", choices=("en", "ru", "mixed"), help="corpus language: English pages (default), "
+                    "Russian (the dev-ru pages as templates) or both alternating")
     ap.add_argument("--child-e2e", type=int, help=argparse.SUPPRESS)
     ap.add_argument("beam_args", nargs="*", help="Beam options for the end-to-end runs (default: none, as "
                                                  "`newswatch run`: FnApiRunner in process + extraction workers)")
     args = ap.parse_args()
+    if args.lang:
+        os.environ["NEWSWATCH_BENCH_LANG"] = args.lang  # the child processes build the same corpus
     beam_args = args.beam_args
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # as the CLI: no phoning home
@@ -307,7 +312,7 @@ def main() -> None:
     pages = list(corpus.pages.values())
     n = len(pages)
     cores = os.cpu_count()
-    print(f"corpus: {n} pages, {sum(map(len, pages)) / n / 1024:.1f} KiB average, {corpus.n_feeds} feeds; "
+    print(f"corpus ({corpus.lang}): {n} pages, {sum(map(len, pages)) / n / 1024:.1f} KiB average, {corpus.n_feeds} feeds; "
           f"ES {s.es_url}; {cores} cores; beam args {beam_args or '(none)'}, "
           f"{cpu_workers_for(s, beam_args)} extraction worker processes")
     rows = []

@@ -1,7 +1,8 @@
 """Benchmark corpus: N news pages varied from template pages, served with feeds from a loopback server.
 
 Templates are the pages of the shared fixtures (``../shared/fixtures/articles``) or the bundled sample
-corpus; they are read at run time and varied in memory (never copied into the repository): paragraphs are
+corpus, for a Russian corpus the Russian development pages (``../shared/fixtures/dev-ru/articles``), for a mixed
+one both (``lang``: ``en``, ``ru`` or ``mixed``; default ``$NEWSWATCH_BENCH_LANG`` or ``en``); they are read at run time and varied in memory (never copied into the repository): paragraphs are
 repeated and shuffled to vary length, country names and amounts are swapped so the enrichment does real
 work, and extra boilerplate (sidebar headlines, tickers, comments) is added or removed.
 """
@@ -20,30 +21,47 @@ COUNTRIES = ["Kazakhstan", "Kyrgyzstan", "Tajikistan", "Turkmenistan", "Uzbekist
              "Pakistan", "Japan", "Georgia", "Mongolia", "Azerbaijan", "Turkey", "India", "Iran"]
 AMOUNTS = ["$150 million", "$2.4 billion", "about $9 billion", "€40 million", "3 billion yuan", "$1.2bn",
            "more than $11 billion", "roughly Rs 700 billion", "500 million somoni", "USD 150m", "¥3.8 trillion"]
+COUNTRIES_RU = ["Казахстан", "Кыргызстан", "Таджикистан", "Туркменистан", "Узбекистан", "Китай", "Монголи",
+                "Азербайджан", "Пакистан", "Япони", "Росси", "Беларус"]  # stems: «Кыргызстан|а», «Япони|я»
+AMOUNTS_RU = ["$150 млн", "$2,4 млрд", "около $9 млрд", "40 млн евро", "3 млрд юаней", "1 млрд 700 млн долларов",
+              "свыше 11 млрд рублей", "порядка Т40 млрд", "500 млн сомони", "13 млрд сомов", "три миллиарда долларов"]
 SIDEBAR = ["Oil prices climb as {c} output falls", "{c} central bank holds rates at 14%",
            "Markets: {c} index up 1.2 percent", "Opinion: what {c} wants from the summit",
            "{c} signs $3 billion arms deal", "Weather: heatwave grips {c}"]
 
 
-def template_dirs() -> list[Path]:
+def template_dirs(lang: str = "en") -> list[Path]:
     fixtures = Path(os.environ.get("NEWSWATCH_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+    if lang == "ru":
+        return [fixtures / "dev-ru" / "articles"]
     return [fixtures / "articles", ROOT / "newswatch" / "data" / "sample" / "articles"]
 
 
-def load_templates() -> list[str]:
+def load_templates(lang: str = "en") -> list[tuple[str, str]]:
+    """The template pages as (language, html); ``mixed``: English and Russian ones alternating."""
+    if lang == "mixed":
+        en, ru = load_templates("en"), load_templates("ru")
+        return [p for pair in zip(en, ru * (len(en) // len(ru) + 1)) for p in pair]
     pages = []
-    for d in template_dirs():
+    for d in template_dirs(lang):
         if d.is_dir():
-            pages += [p.read_text(encoding="utf-8") for p in sorted(d.glob("*.html"))]
+            for p in sorted(d.glob("*.html")):
+                html = p.read_text(encoding="utf-8")
+                if lang == "en" and '<html lang="ru"' in html[:200]:
+                    continue  # the sample's Russian story belongs to the Russian corpus
+                pages.append((lang, html))
     if not pages:
-        raise SystemExit(f"no template pages found in {[str(d) for d in template_dirs()]}")
+        raise SystemExit(f"no template pages found in {[str(d) for d in template_dirs(lang)]}")
     return pages
+
+
+_RU_AMOUNT = re.compile(r"\$\d+(?:,\d+)? (?:млн|млрд)|\d+(?:,\d+)? (?:миллиона|миллионов|миллиарда|миллиардов) долларов")
 
 
 _PARA = re.compile(r"<p>(.*?)</p>", re.S)
 
 
-def vary(template: str, i: int, rng: random.Random) -> str:
+def vary(template: str, i: int, rng: random.Random, lang: str = "en") -> str:
     paras = _PARA.findall(template)
     if paras:
         k = rng.choice([1, 1, 2, 3])  # vary length: up to 3x the paragraphs
@@ -52,9 +70,14 @@ def vary(template: str, i: int, rng: random.Random) -> str:
         new_paras = "".join(f"<p>{p}</p>" for p in body)
         first, last = template.find("<p>"), template.rfind("</p>") + 4
         template = template[:first] + new_paras + template[last:]
-    for name in rng.sample(COUNTRIES, 2):
-        template = template.replace(rng.choice(COUNTRIES), name, 1)
-    template = re.sub(r"\$\d+(\.\d+)? (million|billion)", lambda m: rng.choice(AMOUNTS), template, count=2)
+    if lang == "ru":
+        for name in rng.sample(COUNTRIES_RU, 2):
+            template = template.replace(rng.choice(COUNTRIES_RU), name, 1)
+        template = _RU_AMOUNT.sub(lambda m: rng.choice(AMOUNTS_RU), template, count=2)
+    else:
+        for name in rng.sample(COUNTRIES, 2):
+            template = template.replace(rng.choice(COUNTRIES), name, 1)
+        template = re.sub(r"\$\d+(\.\d+)? (million|billion)", lambda m: rng.choice(AMOUNTS), template, count=2)
     extra = "".join(f"<li><a href='/x/{i}-{j}'>{rng.choice(SIDEBAR).format(c=rng.choice(COUNTRIES))}</a></li>"
                     for j in range(rng.randint(0, 12)))
     aside = f"<aside class='sidebar'><h4>Most read</h4><ul>{extra}</ul></aside>" if extra else ""
@@ -69,12 +92,14 @@ def vary(template: str, i: int, rng: random.Random) -> str:
 class Corpus:
     """``n`` pages in memory and ``feeds`` feeds listing them, served on loopback."""
 
-    def __init__(self, n: int = 2000, feeds: int = 20, seed: int = 7):
+    def __init__(self, n: int = 2000, feeds: int = 20, seed: int = 7, lang: str | None = None):
         rng = random.Random(seed)
-        templates = load_templates()
+        self.lang = lang or os.environ.get("NEWSWATCH_BENCH_LANG", "en")
+        templates = load_templates(self.lang)
         self.pages: dict[str, bytes] = {}
         for i in range(n):
-            self.pages[f"/news/{i:06d}.html"] = vary(templates[i % len(templates)], i, rng).encode("utf-8")
+            lang, template = templates[i % len(templates)]
+            self.pages[f"/news/{i:06d}.html"] = vary(template, i, rng, lang).encode("utf-8")
         self.n_feeds = feeds
         corpus = self
 

@@ -4,7 +4,11 @@ Each page goes through exactly what the pipeline does (``html_to_article`` then 
 ``about`` field defines the rules: countries are ISO codes that must be found (and ``not_countries`` must not);
 orgs/people are surface forms matched case-insensitively against the canonical name or any alias; a finance
 mention matches on currency and amount (an ``approx`` one: any amount within a factor of 2 flagged approximate);
-``not_amounts`` must never become finance mentions.
+``not_amounts`` must never become finance mentions. Russian gold (``../shared/fixtures/dev-ru``) adds, per article,
+``aliases`` (nominative and English names of an inflected org/person string; any of them may match) and, per
+finance entry, ``lender`` (an ISO code or the organisation's name, English or Russian): lender accuracy. Where an
+article says ``alert_central_asia_financing``, the bundled rule is evaluated on the extraction (its fields and
+keywords, as Elasticsearch would match them): alert accuracy.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from .extraction import extract, html_to_article
 from .extraction.gazetteer import load, tokens_of
 
 METRICS = ("country_precision", "country_recall", "org_precision", "org_recall", "person_precision", "person_recall",
-           "finance_precision", "finance_recall", "currency_accuracy", "kind_accuracy", "recipient_accuracy")
+           "finance_precision", "finance_recall", "currency_accuracy", "kind_accuracy", "recipient_accuracy",
+           "lender_accuracy", "alert_accuracy")
 
 
 @dataclass
@@ -45,6 +50,8 @@ class Report:
     currency: Tally = field(default_factory=Tally)  # tp = right currency among amount matches, fn = wrong
     kind: Tally = field(default_factory=Tally)
     recipient: Tally = field(default_factory=Tally)
+    lender: Tally = field(default_factory=Tally)
+    alert: Tally = field(default_factory=Tally)  # tp = pages where the rule's decision is gold's, fn = the others
     violations: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
@@ -56,17 +63,58 @@ class Report:
             "person_precision": self.people.precision, "person_recall": self.people.recall,
             "finance_precision": self.finance.precision, "finance_recall": self.finance.recall,
             "currency_accuracy": self.currency.recall, "kind_accuracy": self.kind.recall,
-            "recipient_accuracy": self.recipient.recall,
+            "recipient_accuracy": self.recipient.recall, "lender_accuracy": self.lender.recall,
+            "alert_accuracy": self.alert.recall,
         }
 
 
-def _names(entity) -> set[str]:
-    """Canonical name, surface forms and every gazetteer alias of an extracted entity, lower-cased."""
-    names = {entity.name.lower(), *(s.lower() for s in entity.surface_forms)}
+def _key(name: str) -> str:
+    return " ".join(tokens_of(name)).lower().replace("ё", "е")
+
+
+def _lemma_key(name: str) -> str | None:
+    """Cyrillic names compared by the lemmas of their words («Саудовского фонда развития» = «Саудовский фонд
+    развития»)."""
+    if not re.search("[\u0400-\u04ff]", name):
+        return None
+    from .extraction.ru.gazetteer import form_keys
+
+    return " ".join(form_keys(name))
+
+
+def _id_names(typ: str, eid: str) -> set[str]:
+    names: set[str] = set()
     for key, ref in load().forms.items():
-        if ref.id == entity.id and ref.type == entity.type:
-            names.add(" ".join(key).lower())
-    return {" ".join(tokens_of(n)).lower() for n in names}
+        if ref.id == eid and ref.type == typ:
+            names.add(" ".join(key))
+    from .extraction.ru.gazetteer import load as load_ru
+
+    names.update(load_ru().forms.get((typ, eid), ()))
+    return names
+
+
+def _names(entity) -> set[str]:
+    """Canonical name, surface forms and every gazetteer alias (English and Russian) of an extracted entity, as
+    lower-cased keys and, for Cyrillic ones, lemma keys."""
+    names = {entity.name, *entity.surface_forms, *_id_names(entity.type, entity.id)}
+    return {_key(n) for n in names} | {k for k in map(_lemma_key, names) if k}
+
+
+def _wanted_keys(name: str, aliases: dict) -> set[str]:
+    forms = [name, *aliases.get(name, [])]
+    return {_key(f) for f in forms} | {k for k in map(_lemma_key, forms) if k}
+
+
+def _lender_matches(gold: str, got: str | None, res) -> bool:
+    if got is None:
+        return False
+    if gold.upper() == got.upper():
+        return True
+    want = _wanted_keys(gold, {})
+    ent = next((e for e in res.entities if e.id == got and e.type == "org"), None)
+    names = _names(ent) if ent else {_key(n) for n in _id_names("org", got)} | {
+        k for k in map(_lemma_key, _id_names("org", got)) if k}
+    return bool(want & names)
 
 
 def _amount_matches(gold: dict, m) -> bool:
@@ -75,14 +123,50 @@ def _amount_matches(gold: dict, m) -> bool:
     return abs(m.amount - gold["amount"]) <= 1e-6 * gold["amount"]
 
 
+_RU_FIGURE = re.compile(r"[\u0400-\u04ff₽₸]|\d,\d{1,2}(?!\d)|\d,\d{4}|\d[ \u00a0]\d{3}")
+
+
 def _parse_figure(s: str) -> tuple[float | None, bool]:
-    """'$2 trillion' -> (2e12, True); '300%' -> (300, False); '12,520' -> (12520, False)."""
+    """'$2 trillion' -> (2e12, True); '300%' -> (300, False); '12,520' -> (12520, False); Russian figures with
+    decimal commas and spaced thousands: 'USD 87,30' -> (87.3, True), '68,5 сома' -> (68.5, True),
+    '100 000 тенге' -> (100000, True)."""
+    if _RU_FIGURE.search(s):
+        return _parse_ru_figure(s)
     m = re.search(r"(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand)?", s)
     if not m:
         return None, False
     value = float(m.group(1).replace(",", ""))
     value *= {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}.get(m.group(2) or "", 1)
     return value, bool(re.search(r"[$€£¥]|dollar|euro|yuan|yen|rupee|Rs", s))
+
+
+def _parse_ru_figure(s: str) -> tuple[float | None, bool]:
+    from .extraction.ru.money import find_money, lexicon
+
+    found = find_money(s)
+    if found:
+        return found[0].amount, True
+    m = re.search(r"\d{1,3}(?:[ \u00a0]\d{3})+(?:,\d+)?|\d+(?:[.,]\d+)?", s)
+    if not m:
+        return None, False
+    value = float(m.group().replace(" ", "").replace("\u00a0", "").replace(",", "."))
+    lx = lexicon()
+    from .extraction.ru import morph
+
+    words = re.findall(r"[^\W\d_]+", s)
+    money = bool(re.search(r"[$€£¥₽₸]", s)) or any(w in lx.codes for w in words) or any(
+        morph.lemmas(w) & lx.currencies.keys() for w in words)
+    return value, money
+
+
+def _alert_fires(article: dict, res) -> bool:
+    """Whether the bundled Central Asia financing rule matches the story as extracted."""
+    from .alerting.rules import load_rules
+
+    rule = next(r for r in load_rules() if r.name == "central-asia-financing")
+    return rule.matches({"title": article.get("title") or "", "text": article.get("text") or "",
+                         "countries": res.countries, "regions": res.regions,
+                         "finance": [f.model_dump() for f in res.finance]})
 
 
 def evaluate(gold_path: str | Path, pages_dir: str | Path) -> Report:
@@ -108,12 +192,14 @@ def evaluate(gold_path: str | Path, pages_dir: str | Path) -> Report:
             rep.violations.append(f"{name}: not_countries {c} extracted")
         # orgs and people: gold lists what must be found; other names found count against precision, but gold
         # lists are not exhaustive (a correct "Toyota" not in gold is a "false" hit), so precision is indicative
+        aliases = exp.get("aliases") or {}
         for kind, tally, wanted in (("org", rep.orgs, exp.get("orgs", [])), ("person", rep.people, exp.get("people", []))):
             ents = [e for e in res.entities if e.type == kind]
+            names = {e.id: _names(e) for e in ents}
             matched = set()
             for w in wanted:
-                key = " ".join(tokens_of(w)).lower()
-                hit = next((e for e in ents if key in _names(e)), None)
+                keys = _wanted_keys(w, aliases)
+                hit = next((e for e in ents if keys & names[e.id]), None)
                 if hit:
                     tally.tp += 1
                     matched.add(hit.id)
@@ -146,6 +232,12 @@ def evaluate(gold_path: str | Path, pages_dir: str | Path) -> Report:
             else:
                 rep.kind.fn += 1
                 rep.lines.append(f"   KIND {g['text']!r}: {m.kind} (gold {g['kind']})")
+            if g.get("lender"):
+                if _lender_matches(g["lender"], m.lender, res):
+                    rep.lender.tp += 1
+                else:
+                    rep.lender.fn += 1
+                    rep.lines.append(f"   LENDER {g['text']!r}: {m.lender} (gold {g['lender']})")
             if g.get("recipient"):
                 if m.recipient == g["recipient"]:
                     rep.recipient.tp += 1
@@ -156,6 +248,13 @@ def evaluate(gold_path: str | Path, pages_dir: str | Path) -> Report:
             if k not in used:
                 rep.finance.fp += 1
                 rep.lines.append(f"   FALSE finance {m.text!r} ({m.amount:g} {m.currency}, {m.kind})")
+        if "alert_central_asia_financing" in exp:
+            fired = _alert_fires(article, res)
+            if fired == exp["alert_central_asia_financing"]:
+                rep.alert.tp += 1
+            else:
+                rep.alert.fn += 1
+                rep.lines.append(f"   ALERT {'fired' if fired else 'silent'} (gold {exp['alert_central_asia_financing']})")
         for figure in exp.get("not_amounts", []):
             value, is_money = _parse_figure(figure)
             bad = [m for m in res.finance if figure in m.text or (value is not None and m.amount == value
@@ -173,7 +272,8 @@ def render(rep: Report) -> str:
                      ("finance", rep.finance)):
         note = "  (precision vs a non-exhaustive list)" if label in ("orgs", "people") else ""
         out.append(f"{label:<12} {t.precision:9.3f} {t.recall:7.3f}  {t.tp:3d} {t.fp:3d} {t.fn:3d}{note}")
-    for label, t in (("currency", rep.currency), ("kind", rep.kind), ("recipient", rep.recipient)):
+    for label, t in (("currency", rep.currency), ("kind", rep.kind), ("recipient", rep.recipient),
+                     ("lender", rep.lender), ("alert", rep.alert)):
         out.append(f"{label:<12} {'accuracy':>9} {t.recall:7.3f}  {t.tp:3d}   - {t.fn:3d}")
     out.append("")
     out.append(f"violations (not_amounts / not_countries extracted): {len(rep.violations)}")

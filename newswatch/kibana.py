@@ -34,7 +34,7 @@ def central_asia_financing_query() -> str:
     rule = next(r for r in load_rules() if r.name == "central-asia-financing")
     either = [f"finance_kinds:{_lucene_list(rule.finance_kinds)}"]
     if rule.keywords:
-        words = _lucene_list(rule.keywords)
+        words = _lucene_list(rule.phrases())
         either += [f"title:{words}", f"text:{words}"]
     return f"countries:{_lucene_list(rule.countries)} AND ({' OR '.join(either)})"
 

@@ -45,7 +45,9 @@ def deal_clauses(*, kinds=None, lenders=None, recipients=None, min_usd=None) -> 
 
 def build_query(text: str | None, countries: list[str] | None = None, min_usd: float | None = None,
                 since: str | None = None, *, kinds=None, lenders=None, recipients=None) -> dict:
-    must = [{"query_string": {"query": text, "fields": ["title^3", "text"], "default_operator": "AND"}}] \
+    # title.ru / text.ru: Russian stemming, where the cluster has it (a field it lacks matches nothing)
+    must = [{"query_string": {"query": text, "fields": ["title^3", "text", "title.ru^3", "text.ru"],
+                              "default_operator": "AND"}}] \
         if text and text.strip() not in ("", "*") else [{"match_all": {}}]
     filters: list[dict] = []
     if countries:

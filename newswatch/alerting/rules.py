@@ -15,18 +15,21 @@ A rule is written with simple fields or, for power users, as a raw ES query::
         query: {"match_phrase": {"text": "Rogun"}}
 
 Simple fields combine with AND; values inside a field with OR. ``finance_kinds``/``min_usd`` (a finance
-mention) and ``keywords`` (phrases in title or text) are alternatives: a story matches with either.
+mention) and ``keywords`` (phrases in title or text) are alternatives: a story matches with either. A Russian
+keyword matches in every case and number («кредит»: кредита, кредиту, кредитами...; «безвозмездная помощь»:
+безвозмездной помощи...): its forms come from pymorphy3's dictionary when the rule is compiled.
 """
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..schemas.deals import has_deal
+from ..schemas.deals import has_deal, is_deal
 from ..schemas.story import FinanceKind
 
 FINANCE_KINDS = set(get_args(FinanceKind))
@@ -123,10 +126,98 @@ class Rule(BaseModel):
             else:
                 either.append({"nested": {"path": "finance", "query": {"bool": {"filter": nested}}}})
         for phrase in self.keywords:
-            either.append({"multi_match": {"query": phrase, "type": "phrase", "fields": ["title", "text"]}})
+            forms = keyword_forms(phrase)
+            if len(forms) > 1 and all(" " not in f for f in forms):  # one word in all its forms: any of them
+                either.append({"multi_match": {"query": " ".join(forms), "operator": "or", "fields": ["title", "text"]}})
+                continue
+            for form in forms:
+                either.append({"multi_match": {"query": form, "type": "phrase", "fields": ["title", "text"]}})
         if either:
             must.append({"bool": {"should": either, "minimum_should_match": 1}})
         return {"bool": {"filter": must}}
+
+    def phrases(self) -> list[str]:
+        """Every phrase the keywords stand for (a Russian keyword in all its forms)."""
+        return list(dict.fromkeys(f for k in self.keywords for f in keyword_forms(k)))
+
+    def matches(self, story: dict) -> bool:
+        """Whether the rule matches ``story`` (a story document or the like: countries, regions, finance, title,
+        text), as its Elasticsearch query would (keywords: phrases of lower-cased word tokens, the standard
+        analyzer's way). For offline evaluation; alerts run the ES query."""
+        if self.query is not None:
+            raise ValueError(f"rule {self.name!r} is a raw query: only Elasticsearch can evaluate it")
+        if self.countries and not set(self.countries) & set(story.get("countries") or ()):
+            return False
+        if self.regions and not set(self.regions) & set(story.get("regions") or ()):
+            return False
+        if self.sources and not ({story.get("site")} | set(story.get("feeds") or ())) & set(self.sources):
+            return False
+        if not (self.finance_kinds or self.min_usd is not None or self.keywords):
+            return True
+        for f in story.get("finance") or ():
+            if self.finance_kinds and f.get("kind") not in self.finance_kinds:
+                continue
+            if self.min_usd is not None and (f.get("usd") is None or f["usd"] < self.min_usd):
+                continue
+            if not self.finance_kinds and not is_deal(f):
+                continue
+            if self.finance_kinds or self.min_usd is not None:
+                return True
+        words = [_words(story.get("title") or ""), _words(story.get("text") or "")]
+        return any(_contains(w, _words(p)) for p in self.phrases() for w in words)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _contains(words: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return n > 0 and any(words[i:i + n] == phrase for i in range(len(words) - n + 1) if words[i] == phrase[0])
+
+
+_CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
+
+
+@lru_cache(maxsize=1024)
+def keyword_forms(phrase: str) -> tuple[str, ...]:
+    """``phrase`` as texts write it: itself, and for a Russian phrase every case and number of it (the words that
+    agree with its noun inflected with it; a verb in its finite forms and infinitive)."""
+    if not re.search("[\u0400-\u04ff]", phrase):
+        return (phrase,)
+    from ..extraction.ru.morph import analyzer
+
+    words = phrase.split()
+    parses = [analyzer().parse(w)[0] for w in words]
+    forms = [phrase]
+    if len(words) == 1:
+        p = parses[0]
+        keep = {"VERB", "INFN"} if p.tag.POS in ("VERB", "INFN") else None
+        forms += [f.word for f in p.lexeme if keep is None or f.tag.POS in keep]
+        return tuple(dict.fromkeys(forms))
+    head = next((i for i, p in enumerate(parses) if p.tag.POS == "NOUN"), len(words) - 1)
+    for case in _CASES:
+        for number in ("sing", "plur"):
+            noun = parses[head].inflect({case, number})
+            if noun is None:
+                continue
+            out = []
+            for i, p in enumerate(parses):
+                if i == head:
+                    out.append(noun.word)
+                elif i < head and p.tag.POS in ("ADJF", "PRTF"):
+                    grams = {case, number} | ({noun.tag.gender} if number == "sing" and noun.tag.gender else set())
+                    if case == "accs" and noun.tag.animacy and (number == "plur" or noun.tag.gender == "masc"):
+                        grams.add(noun.tag.animacy)  # «кредитные линии», not «кредитных линии»
+                    got = p.inflect(grams)
+                    out.append(got.word if got else words[i].lower())
+                else:
+                    out.append(words[i].lower())  # a word after the noun keeps its form («линия кредита»)
+            forms.append(" ".join(out))
+    return tuple(dict.fromkeys(forms))
 
 
 def parse_rules(data: Any, origin: str = "rules") -> list[Rule]:

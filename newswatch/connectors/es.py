@@ -57,7 +57,7 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
     too: created by the first lock instead, it would cost that run's lock a third of a second)."""
     ix = Indices(settings)
     es.indices.put_index_template(name=f"{ix.prefix}-stories",
-                                  **stories_template(ix.prefix, settings.es_refresh_interval))
+                                  **stories_template(ix.prefix, settings.es_refresh_interval, language_analyzers(es)))
     if not es.indices.exists_alias(name=ix.stories):
         first = f"{ix.stories}-000001"
         if not es.indices.exists(index=first):
@@ -72,6 +72,21 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
         for name, mappings in side:
             create_index(es, name, mappings)
     return ix
+
+
+def language_analyzers(es: Elasticsearch) -> frozenset[str]:
+    """The language analyzers of :data:`~newswatch.schemas.story.LANGUAGE_SUBFIELDS` the cluster has (a full
+    distribution has them all; the minimal one, without the analysis-common module, none)."""
+    from ..schemas.story import LANGUAGE_SUBFIELDS
+
+    found = set()
+    for analyzer in LANGUAGE_SUBFIELDS.values():
+        try:
+            es.indices.analyze(analyzer=analyzer, text="кредиты")
+            found.add(analyzer)
+        except Exception:  # "failed to find global analyzer": not installed
+            pass
+    return frozenset(found)
 
 
 def create_index(es: Elasticsearch, name: str, mappings: dict) -> None:

@@ -29,6 +29,7 @@ class FeedSpec:
     url: str
     name: str | None = None
     tags: list[str] = field(default_factory=list)
+    lang: str | None = None  # the language the feed declares (ISO 639-1): a hint for its stories' language
 
 
 @dataclass
@@ -77,7 +78,10 @@ def story_id(canonical_url: str) -> str:
 
 
 def load_feed_list(path: str | Path) -> list[FeedSpec]:
-    """A feeds file: YAML (``feeds: [{url, name, tags}]`` or a list of URLs) or plain text, one URL a line."""
+    """A feeds file: YAML (``feeds: [{url, name, tags, lang}]`` or a list of URLs) or plain text, one URL a line.
+    ``lang`` (optional): the language of the feed's stories, a hint where a page does not say (plausibly)."""
+    from ..extraction.lang import normalize as normalize_lang
+
     text = Path(path).read_text(encoding="utf-8")
     specs: list[FeedSpec] = []
     if str(path).endswith((".yaml", ".yml")):
@@ -87,7 +91,12 @@ def load_feed_list(path: str | Path) -> list[FeedSpec]:
             if isinstance(item, str):
                 specs.append(FeedSpec(url=item))
             elif isinstance(item, dict) and item.get("url"):
-                specs.append(FeedSpec(url=item["url"], name=item.get("name"), tags=list(item.get("tags") or [])))
+                lang = item.get("lang")
+                if lang is not None and normalize_lang(str(lang)) is None:
+                    raise ValueError(f"{path}: feed {item['url']}: 'lang' must be a language code such as ru or en, "
+                                     f"not {lang!r}")
+                specs.append(FeedSpec(url=item["url"], name=item.get("name"), tags=list(item.get("tags") or []),
+                                      lang=normalize_lang(str(lang)) if lang is not None else None))
             else:
                 raise ValueError(f"{path}: feed entries need a 'url': {item!r}")
     else:

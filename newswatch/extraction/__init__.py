@@ -11,7 +11,7 @@ from .article import html_to_article
 from .entities import Mention, find_mentions
 from .finance import find_finance
 
-EXTRACTION_VERSION = "2026.11.4"
+EXTRACTION_VERSION = "2026.12.1"
 # organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
 NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
 
@@ -22,7 +22,15 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
             lang: str | None = None) -> ExtractionResult:
     """Entities and finance mentions of one story. Offsets are into ``title + "\\n\\n" + text``."""
     full = f"{title or ''}\n\n{text or ''}"
-    mentions = find_mentions(full)
+    doc = None
+    if lang == "ru":
+        from .ru import entities as ru_entities
+        from .ru.nlp import analyze
+
+        doc = analyze(full)
+        mentions = ru_entities.find_mentions(full, doc)
+    else:
+        mentions = find_mentions(full)
     # per entity: its first mention, how often it is mentioned and its surface forms (plain values while counting:
     # a pydantic model's attribute assignment costs a microsecond each)
     seen: dict[tuple[str, str], tuple[Mention, list[int], list[str]]] = {}
@@ -46,7 +54,13 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     body_start = len(title or "") + 2
     if title and (text or "").startswith(title):  # trafilatura's text often repeats the headline
         headlines.append((body_start, body_start + len(title)))
-    finance = _dedupe(find_finance(full, mentions, published=published, site=site, lang=lang), headlines)
+    if doc is not None:
+        from .ru.finance import find_finance as find_finance_ru
+
+        found = find_finance_ru(full, mentions, doc, published=published, site=site)
+    else:
+        found = find_finance(full, mentions, published=published, site=site, lang=lang)
+    finance = _dedupe(found, headlines)
     ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),

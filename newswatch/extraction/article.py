@@ -10,6 +10,8 @@ from trafilatura import metadata as tmeta
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 
+from .lang import detect as detect_lang
+
 _LANG = re.compile(rb"<html[^>]*\blang=[\"']?([A-Za-z]{2,3})", re.I)
 
 
@@ -108,13 +110,15 @@ def _metadata(tree, url: str | None, author_hint: str | None) -> dict:
 
 
 def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int = 200,
-                    author_hint: str | None = None) -> dict | None:
+                    author_hint: str | None = None, lang_hint: str | None = None) -> dict | None:
     """Title, main text, author, date, language and site name of a news page; None if nothing was found.
 
     trafilatura runs in its fast mode first (its own extractor only). Only a page where that finds less than
     ``min_chars`` of text is extracted again with trafilatura's full cascade (readability and jusText as
     fallbacks): on ordinary news pages both give the same text, and the fast mode costs about a third less.
-    ``author_hint``: the author the feed gave, used when the page's meta data names none.
+    ``author_hint``: the author the feed gave, used when the page's meta data names none. ``lang_hint``: the
+    language the feed declares; the story's ``lang`` is the page's own when it fits the text, else the feed's when
+    that does, else detected from the text (:mod:`newswatch.extraction.lang`).
     """
     tree = load_html(html)
     if tree is None:
@@ -135,4 +139,4 @@ def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int
     if not lang:
         m = _LANG.search(html[:4000] if isinstance(html, bytes) else html[:4000].encode("utf-8", "ignore"))
         lang = m.group(1).decode().lower() if m else None
-    return {**meta, "text": text, "lang": lang}
+    return {**meta, "text": text, "lang": detect_lang(f"{meta['title'] or ''} {text}", lang, lang_hint)}

@@ -130,7 +130,8 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
         # what the pipeline uses of an entry (not its summary or GUID): held once per new story during the run
         d = merged.setdefault(e.id, {"id": e.id, "link": e.link, "canonical_url": e.canonical_url, "title": e.title,
                                      "published_at": e.published_at, "author": e.author, "feeds": [],
-                                     "run_id": run_id, "source_name": None, "feed_title": None, "source_tags": []})
+                                     "run_id": run_id, "source_name": None, "feed_title": None, "source_tags": [],
+                                     "lang": spec_of[e.feed].lang if e.feed in spec_of else None})  # a hint
         if e.feed not in d["feeds"]:
             d["feeds"].append(e.feed)
             spec = spec_of.get(e.feed)  # the outlet's name and tags as the feeds file gives them

@@ -151,7 +151,8 @@ def extract_page(page: dict, min_chars: int) -> tuple[str, dict]:
 
     html = decode_html(page.pop("html"), page.pop("charset", None))
     try:
-        article = html_to_article(html, url=page["url"], min_chars=min_chars, author_hint=page.get("author"))
+        article = html_to_article(html, url=page["url"], min_chars=min_chars, author_hint=page.get("author"),
+                                  lang_hint=page.get("lang"))
     except Exception as exc:
         return DEAD, dead_letter("extract", page, f"{type(exc).__name__}: {exc}", "extract_exception")
     text = ((article or {}).get("text") or "").strip()

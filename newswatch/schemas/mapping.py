@@ -1,7 +1,9 @@
 """Elasticsearch mappings and index templates derived from the pydantic models.
 
 Only core field types and the standard analyzer are used, so the same template works on the minimal
-``integ-test-zip`` distribution (no analysis-common, no mapper-extras) and on a full cluster.
+``integ-test-zip`` distribution (no analysis-common, no mapper-extras) and on a full cluster; where the cluster
+has a language analyzer (``russian``: a full distribution), the fields marked ``languages`` in the schema also
+get a stemmed sub-field (``text.ru``), so «кредиты» finds «кредита».
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
-from .story import Story
+from .story import LANGUAGE_SUBFIELDS, Story
 
 _SCALARS = {
     str: {"type": "keyword", "ignore_above": 2048},
@@ -36,7 +38,8 @@ def _unwrap(annotation):
     return annotation
 
 
-def properties_for(model: type[BaseModel]) -> dict:
+def properties_for(model: type[BaseModel], analyzers: frozenset[str] = frozenset()) -> dict:
+    """``analyzers``: the language analyzers the cluster has (sub-fields for the fields marked ``languages``)."""
     props: dict = {}
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -46,7 +49,7 @@ def properties_for(model: type[BaseModel]) -> dict:
                 None, "object", "nested"):
             mapping = override  # a model stored as one field of its own type (geo_point)
         elif isinstance(inner, type) and issubclass(inner, BaseModel):
-            mapping = {"type": override.pop("type", "object"), "properties": properties_for(inner)}
+            mapping = {"type": override.pop("type", "object"), "properties": properties_for(inner, analyzers)}
             mapping.update(override)
         elif override:
             mapping = override
@@ -55,15 +58,19 @@ def properties_for(model: type[BaseModel]) -> dict:
                 mapping = dict(_SCALARS[inner])
             except KeyError as exc:  # a new field type must get an explicit mapping
                 raise TypeError(f"no ES mapping for {model.__name__}.{name}: {inner!r}") from exc
+        if extra.get("languages"):
+            subs = {code: {"type": "text", "analyzer": a} for code, a in LANGUAGE_SUBFIELDS.items() if a in analyzers}
+            if subs:
+                mapping = {**mapping, "fields": {**mapping.get("fields", {}), **subs}}
         props[name] = mapping
     return props
 
 
-def story_mappings() -> dict:
-    return {"dynamic": "strict", "properties": properties_for(Story)}
+def story_mappings(analyzers: frozenset[str] = frozenset()) -> dict:
+    return {"dynamic": "strict", "properties": properties_for(Story, frozenset(analyzers))}
 
 
-def stories_template(prefix: str, refresh_interval: str = "30s") -> dict:
+def stories_template(prefix: str, refresh_interval: str = "30s", analyzers: frozenset[str] = frozenset()) -> dict:
     """Composable index template for the stories indices, written through the ``<prefix>-stories`` alias.
 
     ``refresh_interval``: how often new stories become searchable while a run is writing them. Every run
@@ -76,7 +83,7 @@ def stories_template(prefix: str, refresh_interval: str = "30s") -> dict:
         "priority": 200,
         "template": {
             "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": refresh_interval},
-            "mappings": story_mappings(),
+            "mappings": story_mappings(analyzers),
         },
         "_meta": {"managed_by": "newswatch", "schema": "Story"},
     }

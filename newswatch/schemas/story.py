@@ -20,6 +20,11 @@ def _es(**mapping) -> dict:
     return {"es": mapping}
 
 
+# text fields that also get a sub-field per language analyzer the cluster has (``title.ru``, ``text.ru``: Russian
+# stemming); the standard analyzer of the field itself tokenises every script
+LANGUAGE_SUBFIELDS = {"ru": "russian"}
+
+
 class Entity(BaseModel):
     """A geopolitical entity found in a story (country, region, organisation, person...)."""
 
@@ -79,11 +84,12 @@ class Story(BaseModel):
                                        "the feed's title, else the page's site name")
     source_tags: list[str] = Field(default_factory=list, description="tags of the feeds that listed the story")
     title: Optional[str] = Field(
-        default=None, json_schema_extra=_es(type="text", fields={"keyword": {"type": "keyword", "ignore_above": 512}})
+        default=None, json_schema_extra={**_es(type="text", fields={"keyword": {"type": "keyword", "ignore_above": 512}}),
+                                         "languages": True}
     )
-    text: str = Field(default="", json_schema_extra=_es(type="text"))
+    text: str = Field(default="", json_schema_extra={**_es(type="text"), "languages": True})
     author: Optional[str] = None
-    lang: Optional[str] = None
+    lang: Optional[str] = Field(default=None, description="ISO 639-1 language of the story (page, feed or detected)")
     published_at: Optional[datetime] = Field(default=None, description="publication time with the time zone "
                                              "the page or feed gives (midnight UTC when only a date is known)")
     fetched_at: datetime

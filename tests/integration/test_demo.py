@@ -1,8 +1,10 @@
 """The README's first command runs the flow over the bundled sample corpus: check what a newcomer sees."""
 from __future__ import annotations
 
+import email
 import os
 import subprocess
+from email import policy
 import sys
 
 import pytest
@@ -25,7 +27,14 @@ def test_demo_over_bundled_sample(settings, tmp_path, es_client):
     eml = list((settings.home / "outbox").glob("*.eml"))
     assert len(eml) == 1 and b"Kambarata-1" in eml[0].read_bytes()
     es_client.indices.refresh(index=f"{settings.index_prefix}-stories")
-    assert es_client.count(index=f"{settings.index_prefix}-stories")["count"] == 6
+    assert es_client.count(index=f"{settings.index_prefix}-stories")["count"] == 7  # one of them in Russian
+    ru = es_client.search(index=f"{settings.index_prefix}-stories", query={"term": {"lang": "ru"}})["hits"]["hits"]
+    assert len(ru) == 1 and "KG" in ru[0]["_source"]["countries"] and "exim-china" in ru[0]["_source"]["orgs"]
+    assert any(f["kind"] == "loan" and f["recipient"] == "KG" and f["lender"] == "exim-china" and f["usd"] == 1.8e8
+               for f in ru[0]["_source"]["finance"])
+    digest = email.message_from_bytes(eml[0].read_bytes(), policy=policy.default)
+    body = digest.get_body(preferencelist=("plain",)).get_content()
+    assert "Эксимбанк Китая выделит Кыргызстану $180 млн" in body  # the Russian story, under its own title
     hit = es_client.search(index=f"{settings.index_prefix}-stories",
                            query={"match_phrase": {"title": "Kambarata-1 hydropower"}})["hits"]["hits"][0]["_source"]
     assert "KG" in hit["countries"] and any(f["kind"] == "loan" and f["recipient"] == "KG" for f in hit["finance"])

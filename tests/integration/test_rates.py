@@ -148,7 +148,8 @@ def test_ingest_fetches_the_rates_of_the_new_stories(settings, prefect_harness, 
                                  for f in sorted((PACKAGE_DATA / "sample" / "feeds").glob("*.xml"))))
         summary = ingest_flow(str(feeds), overrides=s.public())
     # one request per publication date of the new entries, nothing else
-    dates = {"18/02/2025", "06/11/2024", "02/06/2025", "19/10/2025", "20/10/2025", "30/01/2024", "11/03/2025"}
+    dates = {"18/02/2025", "06/11/2024", "02/06/2025", "19/10/2025", "20/10/2025", "30/01/2024", "11/03/2025",
+             "14/03/2025"}  # the last: the sample's Russian story (som figures)
     assert set(cbr.asked()) == dates and len(cbr.requests) == len(dates)
     assert summary["rates"]["after_run"] == {"stories_waiting": 0}
     hits = es_client.search(index=s.index("stories"), query={"match_all": {}}, size=20)["hits"]["hits"]
@@ -158,6 +159,9 @@ def test_ingest_fetches_the_rates_of_the_new_stories(settings, prefect_harness, 
     assert tenge["usd"] == pytest.approx(45e9 * cbr_value("KZT", day) / cbr_value("USD", day), abs=0.01)
     somoni, _ = by_currency["TJS"]
     assert somoni["usd"] is not None and somoni["usd_note"] is None
+    som, _ = by_currency["KGS"]  # «около 15,7 млрд сомов» in the Russian story
+    assert som["usd"] == pytest.approx(15.7e9 * cbr_value("KGS", date(2025, 3, 14)) / cbr_value("USD", date(2025, 3, 14)),
+                                       abs=0.01)
 
 
 def test_ingest_without_the_source_notes_the_missing_rate(settings, prefect_harness, feeds_file, es_client):
