@@ -55,7 +55,10 @@ def _settings() -> Settings:
         _STARTED_NODE = not (health and health.get("status") in ("green", "yellow"))
         es_local.start(s)
         s = s.with_(es_url=s.local_es_url)
-    return s.with_(index_prefix=f"nwbench-{uuid.uuid4().hex[:6]}")
+    # the corpus is one loopback host: per-host politeness off, so the figures stay the pipeline's own
+    # (bench/bench_polite.py measures politeness)
+    return s.with_(index_prefix=f"nwbench-{uuid.uuid4().hex[:6]}", per_host_concurrency=s.fetch_concurrency,
+                   per_host_delay=0.0)
 
 
 def _purge_stale(s: Settings) -> None:

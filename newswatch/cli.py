@@ -499,6 +499,119 @@ def cmd_doctor(args) -> int:
     return 1 if any(c.status == FAIL for c in checks) else 0
 
 
+# ------------------------------------------------------------------ feeds: discover, add; backfill
+
+
+def _feeds_health(args) -> int:
+    from .connectors import feed_health
+    from .connectors.es import Indices, all_feed_states, ensure_indices, make_client, put_feed_states
+
+    s = _settings(args)
+    es, ix = make_client(s), Indices(s)
+    ensure_indices(es, s)
+    es.indices.refresh(index=ix.feeds)  # runs write feed states without a refresh
+    states = {st["url"]: st for st in all_feed_states(es, ix)}
+    if args.action == "reset":
+        if not args.urls:
+            console.print("[red]error:[/] feeds reset URL [URL...]")
+            return 2
+        unknown = [u for u in args.urls if u not in states]
+        if unknown:
+            console.print(f"[red]error:[/] no such feed in {ix.feeds}: {esc(', '.join(unknown))}")
+            return 1
+        put_feed_states(es, ix, [feed_health.reset(states[u]) for u in args.urls])
+        es.indices.refresh(index=ix.feeds)
+        console.print(f"{len(args.urls)} feed(s) reset: polled by the next run")
+        return 0
+    table = Table(title=f"feeds ({ix.feeds})")
+    for col in ("feed", "status", "last success", "failures", "next poll", "last error"):
+        table.add_column(col, overflow="fold")
+    for url in sorted(states):
+        st = states[url]
+        status = st.get("status") or ("failing" if st.get("consecutive_failures") else "ok")
+        colour = {"ok": "green", "failing": "yellow", "quarantined": "red"}.get(status, "white")
+        next_poll = st.get("next_poll_at") or ("after reset" if status == "quarantined" else "next run")
+        table.add_row(esc(url), f"[{colour}]{status}[/]", (st.get("last_success_at") or "never")[:19],
+                      str(st.get("consecutive_failures") or 0), next_poll[:19],
+                      esc((st.get("last_error") or "")[:100]))
+    console.print(table)
+    return 0
+
+
+def cmd_feeds(args) -> int:
+    if args.action in ("list", "reset"):
+        return _feeds_health(args)
+    if not args.urls:
+        console.print(f"[red]error:[/] feeds {args.action} URL [URL...]")
+        return 2
+    from .connectors.discovery import add_to_feeds_file, discover_feeds
+    from .connectors.http import FetchError, Fetcher
+    from .connectors.polite import PoliteFetcher
+
+    fetcher = PoliteFetcher(Fetcher(_settings(args)))
+    found = []
+    try:
+        for url in args.urls:
+            try:
+                feeds = discover_feeds(fetcher, url)
+            except FetchError as exc:
+                console.print(f"[red]error:[/] {esc(exc.reason)}")
+                return 1
+            if not feeds:
+                console.print(f"[yellow]no feed found for {esc(url)}[/]")
+            found += feeds
+    finally:
+        fetcher.shutdown()
+    if found:
+        table = Table(title="feeds found")
+        for col in ("feed", "title", "entries"):
+            table.add_column(col, overflow="fold")
+        for f in found:
+            table.add_row(esc(f.url), esc(f.title or ""), str(f.entries))
+        console.print(table)
+    if args.action == "add":
+        try:
+            added = add_to_feeds_file(args.feeds, found)
+        except ValueError as exc:
+            console.print(f"[red]error:[/] {esc(str(exc))}")
+            return 1
+        console.print(f"{len(added)} feed(s) added to {esc(args.feeds)}" + (
+            f"; {len(found) - len(added)} already listed" if len(found) > len(added) else ""))
+    return 0 if found else 1
+
+
+def cmd_backfill(args) -> int:
+    from .flows.backfill import parse_since, run_backfill
+
+    s = _settings(args)
+    try:
+        parse_since(args.since)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    if s.es_url is None:
+        from .connectors import es_local
+
+        try:
+            es_local.start(s)
+        except es_local.LocalESError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            return 1
+    summary = run_backfill(args.site, args.since, max_stories=args.max, include_undated=args.include_undated,
+                           beam_args=list(args.beam_args or []), overrides=s.public())
+    if summary["status"] in ("failed", "skipped"):
+        console.print(f"[red]backfill {summary['run_id']} {summary['status']}:[/] {esc(str(summary.get('reason')))}")
+        return 1
+    c = summary["counts"]
+    console.print(f"backfill {summary['run_id']} — {summary['status']}: {c['sitemaps']} sitemaps, {c['urls_found']} "
+                  f"story URLs, {c['selected']} since {esc(args.since)} (at most {args.max}), {c['known']} already "
+                  f"stored, {c['indexed']} indexed, {c['failed']} failed")
+    for err in summary.get("errors", {}).get("sitemaps", []):
+        console.print(f"[yellow]sitemap:[/] {esc(err)}")
+    _print_errors(s, summary["run_id"])
+    return 0
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -595,6 +708,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only stories ingested in the last N hours (send: default 24)")
     al.add_argument("--limit", type=int, default=50)
     al.set_defaults(func=cmd_alerts)
+
+    fd = sub.add_parser("feeds", help="feeds: discover a site's, add them to a feeds file, list their health, "
+                                      "reset a failing or quarantined one")
+    fd.add_argument("action", choices=["discover", "add", "list", "reset"])
+    fd.add_argument("urls", nargs="*", metavar="URL",
+                    help="discover/add: a site (its home page or any page) or a feed; reset: feed URLs")
+    fd.add_argument("--feeds", default="feeds.yaml", help="add: the feeds file to append to (YAML or text)")
+    fd.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
+    fd.set_defaults(func=cmd_feeds)
+
+    bf = sub.add_parser("backfill", help="index a site's older stories, found in its sitemaps",
+                        epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
+    bf.add_argument("site", metavar="SITE_URL")
+    bf.add_argument("--since", required=True, help="stories dated this day or later (sitemap dates), e.g. 2024-05-01")
+    bf.add_argument("--max", type=int, default=500, help="at most this many stories, newest first (default 500)")
+    bf.add_argument("--include-undated", action="store_true",
+                    help="also take sitemap URLs without a date (after the dated ones)")
+    bf.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
+    bf.add_argument("beam_args", nargs=argparse.REMAINDER)
+    bf.set_defaults(func=cmd_backfill)
 
     doc = sub.add_parser("doctor", help="check configuration, Elasticsearch, SMTP and disk; print what to fix")
     doc.set_defaults(func=cmd_doctor)

@@ -276,8 +276,21 @@ def visualizations(prefix: str = "newswatch") -> list[dict]:
     return [_vis(v, prefix) for v in visualization_specs(prefix)]
 
 
-def _dashboard(did: str, title: str, description: str, layout: list[tuple]) -> dict:
+# syndicated copies (newswatch.clustering) count once: the deals dashboard keeps one story per cluster, its lead
+# (stories indexed before clusters existed have no cluster_lead and stay)
+ONE_PER_CLUSTER = ("each story once (syndicated copies left out)",
+                   {"bool": {"must_not": [{"term": {"cluster_lead": False}}]}})
+
+
+def _dashboard(did: str, title: str, description: str, layout: list[tuple], filters: tuple = ()) -> dict:
     panels, refs = [], []
+    source_filters = []
+    for i, (alias, query) in enumerate(filters):
+        ref = f"kibanaSavedObjectMeta.searchSourceJSON.filter[{i}].meta.index"
+        source_filters.append({"meta": {"alias": alias, "negate": False, "disabled": False, "type": "custom",
+                                        "key": "query", "value": json.dumps(query), "indexRefName": ref},
+                               "query": query, "$state": {"store": "appState"}})
+        refs.append({"name": ref, "type": "index-pattern", "id": DATA_VIEWS["stories"][0]})
     for i, (oid, otype, x, y, w, h) in enumerate(layout):
         ref = f"panel_{i}"
         panels.append({"panelIndex": str(i + 1), "gridData": {"x": x, "y": y, "w": w, "h": h, "i": str(i + 1)},
@@ -287,7 +300,7 @@ def _dashboard(did: str, title: str, description: str, layout: list[tuple]) -> d
         "title": title, "description": description,
         "panelsJSON": json.dumps(panels), "optionsJSON": json.dumps({"useMargins": True, "hidePanelTitles": False}),
         "timeRestore": False, "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
-            {"query": {"query": "", "language": "lucene"}, "filter": []})}}, "references": refs}
+            {"query": {"query": "", "language": "lucene"}, "filter": source_filters})}}, "references": refs}
 
 
 def saved_objects(prefix: str = "newswatch") -> list[dict]:
@@ -307,7 +320,8 @@ def saved_objects(prefix: str = "newswatch") -> list[dict]:
                            ("nw-search-russia-lending", "search", 24, 42, 24, 15),
                            ("nw-search-large-deals", "search", 0, 57, 48, 15),
                            ("nw-vis-top-orgs", "visualization", 0, 72, 24, 15),
-                           ("nw-search-central-asia-financing", "search", 24, 72, 24, 15)])
+                           ("nw-search-central-asia-financing", "search", 24, 72, 24, 15)],
+                       filters=(ONE_PER_CLUSTER,))
     health = _dashboard("nw-dashboard-health", "newswatch — pipeline health",
                         "Errors by stage, failing feeds, stories per run", [
                             ("nw-vis-errors-by-stage", "visualization", 0, 0, 24, 15),

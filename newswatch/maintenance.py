@@ -47,6 +47,11 @@ def _upgrade(doc: dict) -> dict:
     doc.setdefault("recipients", sorted({m["recipient"] for m in finance if m.get("recipient")}))
     doc.setdefault("finance_usd_max", max(usd) if usd else None)
     doc.setdefault("finance_usd_total", round(sum(usd), 2) if usd else None)
+    if doc.get("cluster_id") is None:  # written before clusters: a cluster of its own, fingerprinted now
+        from .extraction.neardup import fingerprint
+
+        doc.update(cluster_id=doc.get("id"), cluster_sites=[doc["site"]] if doc.get("site") else [],
+                   cluster_urls=[doc["url"]] if doc.get("url") else [], **fingerprint(doc.get("text") or ""))
     known = set(Story.model_fields)
     story = Story.model_validate({k: v for k, v in doc.items() if k in known})
     readable(story.finance)  # lender names and states, recipients' points (documents older than those fields)

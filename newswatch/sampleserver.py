@@ -104,3 +104,98 @@ class SampleServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class RecordingSite:
+    """A loopback site that records every request (path, start and end time, requests in flight), for the
+    politeness tests and benchmark: ``pages`` maps paths to bodies (``.xml`` served as a feed, ``robots.txt``
+    as text, anything else as HTML, after ``latency`` seconds); ``routes`` maps paths to handlers
+    ``fn(handler, hit_number)`` for answers such as a 429."""
+
+    def __init__(self, host: str = "127.0.0.1", pages: dict[str, bytes] | None = None, latency: float = 0.0,
+                 routes: dict | None = None):
+        self.pages = dict(pages or {})
+        self.routes = dict(routes or {})
+        self.latency = latency
+        self.log: list[tuple[str, float, float]] = []  # (path, started, finished), monotonic clock
+        self.hits: Counter[str] = Counter()
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                path = unquote(urlsplit(self.path).path)
+                started = time.monotonic()
+                with site._lock:
+                    site.hits[path] += 1
+                    n = site.hits[path]
+                    site.active += 1
+                    site.max_active = max(site.max_active, site.active)
+                try:
+                    if path in site.routes:
+                        site.routes[path](self, n)
+                    elif path in site.pages:
+                        if site.latency and path != "/robots.txt":
+                            time.sleep(site.latency)
+                        ctype = "text/plain" if path.endswith(".txt") else TYPES.get(Path(path).suffix, TYPES[".html"])
+                        self.send(200, site.pages[path], ctype)
+                    else:
+                        self.send(404, b"not found", "text/plain")
+                finally:
+                    with site._lock:
+                        site.active -= 1
+                        site.log.append((path, started, time.monotonic()))
+
+            def send(self, status: int, body: bytes, ctype: str = "text/plain", headers: dict | None = None):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = LoopbackHTTPServer((host, 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def starts(self, exclude: tuple[str, ...] = ()) -> list[float]:
+        """Start times of the requests, in order (paths in ``exclude`` left out)."""
+        with self._lock:
+            return sorted(s for p, s, _ in self.log if p not in exclude)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def filler_page(title: str, seed: int, words: int = 220) -> bytes:
+    """An HTML story page of ``words`` pseudo-random words (distinct for each seed: no two are copies)."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = [w for w in ("grain rail loan bank road river power gas water market trade port city border "
+                         "minister budget tariff project plant company farmers exports imports prices "
+                         "contract pipeline corridor transit bonds investors reform region capital").split()]
+    paras = ["<p>" + " ".join(rng.choice(vocab) for _ in range(words // 4)).capitalize() + ".</p>" for _ in range(4)]
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body><article>"
+            f"<h1>{title}</h1>{''.join(paras)}</article></body></html>").encode()

@@ -82,15 +82,20 @@ def search(es: Elasticsearch, index: str, text: str | None, *, countries=None, m
     query = build_query(text, countries, min_usd, since, kinds=kinds, lenders=lenders, recipients=recipients)
     resp = es.search(index=index, query=query, size=size,
                      sort=[{"_score": "desc"}, {"published_at": {"order": "desc", "missing": "_last"}}],
-                     source_excludes=["text", "entities"])
+                     source_excludes=["text", "entities", "minhash", "lsh_bands"])
     out = []
+    clusters: set[str] = set()
     for h in resp["hits"]["hits"]:
         s = h["_source"]
+        if s.get("cluster_id") in clusters:
+            continue  # a syndicated copy of a story already listed (which names every outlet)
+        clusters.add(s.get("cluster_id") or h["_id"])
         deals = [m for m in s.get("finance") or [] if is_deal(m)]
         matching = [m for m in deals if _meets(m, kinds, lenders, recipients, min_usd)]
         top = max(matching, key=lambda m: (m.get("usd") is not None, m.get("usd") or 0), default=None)
         out.append({"id": h["_id"], "score": h["_score"], "title": s.get("title"), "published_at": s.get("published_at"),
                     "outlet": outlet(s), "site": s.get("site"), "url": clean_link(s.get("url")),
                     "countries": s.get("countries") or [], "deals": len(deals), "deal_usd_total": s.get("deal_usd_total"),
-                    "largest_deal": top and _deal(top)})
+                    "largest_deal": top and _deal(top),
+                    "outlets": s.get("cluster_sites") or ([s["site"]] if s.get("site") else [])})
     return out

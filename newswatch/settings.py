@@ -81,6 +81,18 @@ class Settings:
     min_text_chars: int = 200  # shorter main text = "no extractable text" (menus, paywalls, error pages)
     lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
+    # politeness (newswatch.connectors.polite): story pages, not the feeds the user listed
+    obey_robots: bool = True
+    robots_ttl: float = 3600.0  # seconds a host's robots.txt is kept
+    per_host_concurrency: int = 2  # requests at once to one host
+    per_host_delay: float = 0.5  # seconds between the starts of two requests to one host (or its Crawl-delay)
+    max_host_backoff: float = 120.0  # longest Retry-After waited for in a run; a host asking more is left for later
+    # feed health (newswatch.connectors.feed_health)
+    feed_backoff: float = 900.0  # seconds before a feed that failed is polled again; doubles with each failure
+    feed_quarantine_after: int = 5  # failures in a row after which a feed is no longer polled (feeds reset URL)
+    # syndicated copies (newswatch.clustering)
+    cluster_threshold: float = 0.6  # share of the shorter text (in 5-word shingles) two copies have in common
+    cluster_window_days: float = 7.0  # a new story is compared with the stories ingested in this many days
     # exchange rates the ECB has not (newswatch.connectors.rates); rates_url None = never fetch
     rates_url: str | None = "https://www.cbr.ru/scripts/XML_daily.asp"
     rates_dir: str | None = None  # None = <home>/rates
@@ -143,6 +155,16 @@ class Settings:
             nlp_threads=int(_env("NEWSWATCH_NLP_THREADS", "2")),
             nlp_timeout=float(_env("NEWSWATCH_NLP_TIMEOUT", "20")),
             nlp_max_chars=int(_env("NEWSWATCH_NLP_MAX_CHARS", "30000")),
+            user_agent=_env("NEWSWATCH_USER_AGENT", cls.user_agent),
+            obey_robots=_bool("NEWSWATCH_OBEY_ROBOTS", True),
+            robots_ttl=float(_env("NEWSWATCH_ROBOTS_TTL", "3600")),
+            per_host_concurrency=int(_env("NEWSWATCH_PER_HOST_CONCURRENCY", "2")),
+            per_host_delay=float(_env("NEWSWATCH_PER_HOST_DELAY", "0.5")),
+            max_host_backoff=float(_env("NEWSWATCH_MAX_HOST_BACKOFF", "120")),
+            feed_backoff=float(_env("NEWSWATCH_FEED_BACKOFF", "900")),
+            feed_quarantine_after=int(_env("NEWSWATCH_FEED_QUARANTINE_AFTER", "5")),
+            cluster_threshold=float(_env("NEWSWATCH_CLUSTER_THRESHOLD", "0.6")),
+            cluster_window_days=float(_env("NEWSWATCH_CLUSTER_WINDOW_DAYS", "7")),
             smtp_host=_env("SMTP_HOST"),
             smtp_port=int(_env("SMTP_PORT", "25")),
             smtp_username=_env("SMTP_USERNAME"),

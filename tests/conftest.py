@@ -89,8 +89,9 @@ def es_client(es_settings):
 def settings(es_settings, es_client, tmp_path):
     """Per-test settings: own index prefix, own NEWSWATCH_HOME (spool, runs), loopback fetching allowed."""
     prefix = f"nwt-{uuid.uuid4().hex[:10]}"
+    # per-host politeness off (the fixture pages are all on one loopback host); its own tests set it
     s = es_settings.with_(index_prefix=prefix, home=tmp_path / "home", allow_loopback=True,
-                          fetch_timeout=5.0, fetch_total_timeout=10.0)
+                          fetch_timeout=5.0, fetch_total_timeout=10.0, per_host_concurrency=16, per_host_delay=0.0)
     yield s
     _drop_prefix(es_client, prefix)
 

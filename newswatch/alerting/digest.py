@@ -43,7 +43,20 @@ def summary_line(stories: list[dict]) -> str:
     return line
 
 
+def one_per_cluster(stories: list[dict]) -> list[dict]:
+    """The stories with syndicated copies of an earlier one left out (each entry lists its cluster's outlets)."""
+    seen: set[str] = set()
+    out = []
+    for s in stories:
+        key = s.get("cluster_id") or s.get("id") or id(s)
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+
+
 def build_digest(rule, stories: list[dict], sender: str) -> EmailMessage:
+    stories = one_per_cluster(stories)
     n = len(stories)
     msg = EmailMessage()
     msg["Subject"] = clean(f"[newswatch] {rule.name}: {n} new {'story' if n == 1 else 'stories'}", 200)
@@ -66,6 +79,14 @@ def build_digest(rule, stories: list[dict], sender: str) -> EmailMessage:
         text_lines += [f"* {title}", f"  {url}", f"  {meta}"]
         parts.append(f'<h3><a href="{html.escape(url, quote=True)}">{html.escape(title)}</a></h3>'
                      f"<p>{html.escape(meta)}</p>")
+        if (s.get("cluster_size") or 1) > 1:  # syndicated copies: one entry, every outlet
+            sites = ", ".join(clean(x, 100) for x in s.get("cluster_sites") or [])
+            others = [clean(u, 2000) for u in s.get("cluster_urls") or [] if clean(u, 2000) != url]
+            text_lines.append(f"  carried by {s['cluster_size']} outlets: {sites}")
+            text_lines += [f"    {u}" for u in others]
+            parts.append(f"<p>carried by {s['cluster_size']} outlets: {html.escape(sites)}<br>"
+                         + "<br>".join(f'<a href="{html.escape(u, quote=True)}">{html.escape(u)}</a>' for u in others)
+                         + "</p>")
         rows = reading_order(s.get("finance"))[:12]
         if rows:
             cells = []

@@ -92,12 +92,15 @@ def ledger_id(rule: str, story_id: str) -> str:
     return hashlib.sha256(f"{rule}\x00{story_id}".encode()).hexdigest()[:40]
 
 
-def record(es: Elasticsearch, ix: Indices, rule: Rule, story_ids: list[str]) -> int:
-    """Write a pending ledger record per new (rule, story); returns how many were new."""
+def record(es: Elasticsearch, ix: Indices, rule: Rule, story_ids: list[str],
+           clusters: dict[str, str] | None = None) -> int:
+    """Write a pending ledger record per new (rule, story); returns how many were new. With ``clusters`` (story
+    id -> cluster id), the record is per (rule, cluster): syndicated copies of a story already recorded for the
+    rule, in this run or an earlier one, are not recorded again."""
     new = 0
     for sid in story_ids:
         try:
-            es.index(index=alerts_index(ix), id=ledger_id(rule.name, sid), op_type="create",
+            es.index(index=alerts_index(ix), id=ledger_id(rule.name, (clusters or {}).get(sid) or sid), op_type="create",
                      document={"rule": rule.name, "story_id": sid, "status": "pending",
                                "created_at": _now().isoformat(), "attempts": 0})
             new += 1

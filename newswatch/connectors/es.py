@@ -147,7 +147,19 @@ def get_feed_states(es: Elasticsearch, ix: Indices, urls: list[str]) -> dict[str
 def put_feed_states(es: Elasticsearch, ix: Indices, states: list[dict]) -> None:
     if states:
         # no refresh: the next run reads them with mget, which is real-time
-        bulk_write(es, ix.feeds, ({"_id": _feed_doc_id(s["url"]), **s} for s in states))
+        _, failures = bulk_write(es, ix.feeds, [{"_id": _feed_doc_id(s["url"]), **s} for s in states])
+        if any(f["error_type"] == "strict_dynamic_mapping_exception" for f in failures):
+            # a feeds index made before the feed-health fields: add them (additive) and write again
+            es.indices.put_mapping(index=ix.feeds, properties=FEEDS_MAPPINGS["properties"])
+            _, failures = bulk_write(es, ix.feeds, [{"_id": _feed_doc_id(s["url"]), **s} for s in states])
+        if failures:
+            raise RuntimeError(f"{len(failures)} feed states not stored: {failures[:2]}")
+
+
+def all_feed_states(es: Elasticsearch, ix: Indices) -> list[dict]:
+    """Every stored feed state (for `newswatch feeds list`)."""
+    return [h["_source"] for h in helpers.scan(es, index=ix.feeds, query={"query": {"match_all": {}}})]
+
 
 
 def error_record(stage: str, reason: str, *, url: str | None = None, feed: str | None = None,

@@ -245,19 +245,20 @@ class Fetcher:
         return socket.socket(family, socktype, protocol).detach()
 
     def get(self, url: str, *, headers: dict | None = None, max_bytes: int | None = None,
-            accept_types: tuple[str, ...] | None = HTML_TYPES) -> Response:
+            accept_types: tuple[str, ...] | None = HTML_TYPES, retries: int | None = None) -> Response:
         """GET ``url``; raises :class:`FetchError` for anything a user should see as an error.
 
         A 304 is returned as a response (conditional GET); other non-2xx statuses raise. A 429 or 503 with a
         short ``Retry-After`` is retried politely (bounded); a long one is reported with the wait asked for.
         """
         s = self.settings
-        for attempt in range(s.http_retries + 1):
+        retries = s.http_retries if retries is None else retries  # 0: the caller paces retries per host
+        for attempt in range(retries + 1):
             try:
                 return self._get_once(url, headers, max_bytes, accept_types)
             except FetchError as exc:
                 wait = exc.retry_after
-                if exc.status not in (429, 503) or attempt == s.http_retries:
+                if exc.status not in (429, 503) or attempt == retries:
                     raise
                 if wait is None:
                     wait = 1.0 * (attempt + 1)

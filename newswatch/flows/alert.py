@@ -28,7 +28,9 @@ def evaluate_rules(settings: Settings, story_ids: list[str] | None, since_hours:
     out = {}
     for rule in rules:
         hits = engine.match(es, ix, rule, story_ids=story_ids, since=since)
-        out[rule.name] = {"matched": len(hits), "new": engine.record(es, ix, rule, [h["_id"] for h in hits])}
+        hits.sort(key=lambda h: not h.get("cluster_lead", True))  # a cluster is recorded with its lead story
+        out[rule.name] = {"matched": len(hits), "new": engine.record(
+            es, ix, rule, [h["_id"] for h in hits], clusters={h["_id"]: h.get("cluster_id") for h in hits})}
     return out
 
 

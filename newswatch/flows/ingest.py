@@ -85,16 +85,20 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     logger = get_run_logger()
     es = esc.make_client(settings)
     ix = esc.Indices(settings)
-    urls = [s.url for s in specs]
-    states = esc.get_feed_states(es, ix, urls)
+    from ..connectors import feed_health
+
+    started = datetime.now(timezone.utc)
+    states = esc.get_feed_states(es, ix, [s.url for s in specs])
+    # a failing feed waits for its next poll time; a quarantined one for `newswatch feeds reset`
+    urls = [s.url for s in specs if feed_health.due(states.get(s.url), started)]
     fetcher = Fetcher(settings)
-    with ThreadPoolExecutor(max_workers=min(16, max(1, len(specs)))) as pool:
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(urls)))) as pool:
         parse = partial(cpu_pool.call, cpu_workers)
         results: list[PollResult] = list(pool.map(lambda u: poll_feed(fetcher, u, states.get(u), parse), urls))
     new_states, errors, entries = [], [], []
     for res in results:
         prev = states.get(res.feed, {})
-        state = {"url": res.feed, "title": res.title or prev.get("title"), "last_polled_at": _now(),
+        state = {"url": res.feed, "title": res.title or prev.get("title"), "last_polled_at": started.isoformat(),
                  "last_status": res.status, "etag": prev.get("etag"), "last_modified": prev.get("last_modified"),
                  "last_changed_at": prev.get("last_changed_at"), "last_error": None,
                  "consecutive_failures": 0, "entries_last_seen": len(res.entries)}
@@ -107,6 +111,11 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
             errors.append(esc.error_record("poll", res.error or "feed error", feed=res.feed, url=res.feed,
                                            error_type=res.error_kind, http_status=res.http_status, run_id=run_id))
             logger.warning("feed %s: %s", res.feed, res.error)
+        state.update(feed_health.after_poll(prev, res.status != "error", started, settings.feed_backoff,
+                                            settings.feed_quarantine_after))
+        if state["status"] == "quarantined" and prev.get("status") != "quarantined":
+            logger.warning("feed %s quarantined after %d failures in a row (newswatch feeds reset URL to poll "
+                           "it again)", res.feed, state["consecutive_failures"])
         for rej in res.rejected_entries:
             errors.append(esc.error_record("poll", f"entry rejected: {rej.get('reason')}", feed=res.feed,
                                            url=rej.get("link"), error_type="bad_entry", run_id=run_id))
@@ -138,7 +147,8 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     new = [d for sid, d in merged.items() if sid not in known]
     esc.add_feeds_to_known(es, ix, {sid: merged[sid]["feeds"] for sid in known})
     return {
-        "feeds_polled": len(specs),
+        "feeds_polled": len(urls),
+        "feeds_skipped": len(specs) - len(urls),
         "feeds_ok": sum(r.status == "ok" for r in results),
         "feeds_not_modified": sum(r.status == "not_modified" for r in results),
         "feeds_failed": sum(r.status == "error" for r in results),
@@ -164,6 +174,20 @@ def beam_stage(settings: Settings, entries: list[dict], beam_args: list[str]) ->
     except Exception as exc:  # ES gone: the summary says so, the spool keeps the documents
         get_run_logger().error("refresh failed: %s", exc)
     return counts
+
+
+def cluster_copies(settings: Settings, story_ids: list[str]) -> dict:
+    """Group the run's stories with their syndicated copies (:mod:`newswatch.clustering`); a failure is recorded
+    and the run goes on (the stories stay clusters of their own)."""
+    from ..clustering import cluster_stories
+
+    if settings.cluster_window_days <= 0:  # NEWSWATCH_CLUSTER_WINDOW_DAYS=0: copies are not looked for
+        return {}
+    try:
+        return cluster_stories(esc.make_client(settings), settings, story_ids)
+    except Exception as exc:
+        get_run_logger().error("syndicated copies not grouped: %s: %s", type(exc).__name__, exc)
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def indexed_ids(settings: Settings, ids: list[str]) -> list[str]:
@@ -256,6 +280,8 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
             summary["rates"]["after_run"] = rates.fetch_missing(settings, es, story_ids)
         else:  # nothing new (every feed unchanged or known): no pipeline to start
             counts, story_ids = dict.fromkeys(PIPELINE_COUNTERS, 0), []
+        # within the lock: two runs grouping the same stories at once could each start a cluster
+        clusters = cluster_copies(settings, sorted(set(story_ids) | set(replayed))) if story_ids or replayed else {}
         try:
             commit_feed_states(settings, polled.pop("feed_states"))
         except Exception as exc:  # safe: the next run polls these feeds again and skips known stories
@@ -273,10 +299,14 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
             "new": polled["new"], "fetched": counts["fetched"], "extracted": counts["extracted"],
             "indexed": counts["indexed"], "failed": counts["failed"], "spooled": counts["spooled"],
             "replayed_from_spool": len(replayed), "entries_rejected": polled["entries_rejected"],
+            "feeds_skipped": polled["feeds_skipped"],
         },
         errors={**summary["errors"], "feeds": polled["feed_errors"]},
         story_ids=sorted(set(story_ids) | set(replayed)),
     )
+    if clusters.get("error"):
+        summary["errors"]["clusters"] = clusters.pop("error")
+    summary["counts"]["in_clusters"] = clusters.get("in_clusters", 0)
     if lock.get("took_over_from"):
         summary["lock_taken_over_from"] = lock["took_over_from"]
     if settings.smtp_host:  # alerts follow every ingestion when mail is configured

@@ -12,7 +12,6 @@ import os
 import queue
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import apache_beam as beam
@@ -108,37 +107,37 @@ class _Concurrent(beam.DoFn):
 
 
 class Fetch(_Concurrent):
-    """Fetch story pages, ``fetch_concurrency`` at a time (threads), with the SSRF guard and size/time limits."""
+    """Fetch story pages politely (:mod:`newswatch.connectors.polite`: robots.txt, at most
+    ``per_host_concurrency`` requests to a host at once, ``per_host_delay`` apart, ``fetch_concurrency`` in all),
+    with the SSRF guard and size/time limits."""
 
     def __init__(self, settings: Settings):
         super().__init__(settings, ("fetch",))
 
     def setup(self):
         from ..connectors.http import Fetcher
+        from ..connectors.polite import PoliteFetcher
 
-        self.limit = max(1, self.settings.fetch_concurrency)
-        self.fetcher = Fetcher(self.settings)
-        self.pool = ThreadPoolExecutor(max_workers=self.limit)
+        # entries come interleaved by host (stage_entries): a window of 4 x the fetch threads spans the hosts
+        self.limit = 4 * max(1, self.settings.fetch_concurrency)
+        self.fetcher = PoliteFetcher(Fetcher(self.settings))
 
     def teardown(self):
-        self.pool.shutdown(wait=False)
+        self.fetcher.shutdown()
 
     def _submit(self, entry):
-        return self.pool.submit(self._one, entry)
+        return self.fetcher.submit(entry["link"])
 
-    def _one(self, entry: dict) -> tuple[str, dict]:
+    def _result(self, entry, future) -> tuple[str, dict]:
         from ..connectors.http import FetchError
 
         try:
-            resp = self.fetcher.get(entry["link"])
+            resp = future.result()
         except FetchError as exc:
             return DEAD, dead_letter("fetch", entry, exc.reason, exc.kind, exc.status)
         except Exception as exc:  # anything unexpected is still a recorded failure, not a crash
             return DEAD, dead_letter("fetch", entry, f"{type(exc).__name__}: {exc}", "fetch_exception")
         return MAIN, {**entry, "url": resp.url, "html": resp.body, "charset": resp.charset, "fetched_at": now()}
-
-    def _result(self, entry, future):
-        return future.result()  # _one never raises
 
 
 class CpuStage(_Concurrent):
@@ -352,6 +351,9 @@ def stage_entries(entries: list[dict], settings: Settings) -> list[str]:
     """
     from apache_beam.io.filesystems import FileSystems
 
+    from ..connectors.polite import interleave_by_host
+
+    entries = interleave_by_host(entries)  # so that fetching spreads over the hosts from the start
     base = FileSystems.join(settings.effective_staging_dir, f"entries-{uuid.uuid4().hex[:12]}")
     if "://" not in base:
         os.makedirs(os.path.dirname(base), exist_ok=True)

@@ -112,6 +112,7 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
     from urllib.parse import urlsplit
 
     from ..extraction import EXTRACTION_VERSION, analyze_text
+    from ..extraction.neardup import fingerprint
     from ..extraction.lenders import readable
     from ..schemas import deals
     from ..schemas.story import Story
@@ -146,6 +147,9 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
         recipients=sorted({m.recipient for m in finance if m.recipient}),
         deal_usd_total=deals.deal_usd_total(finance), deal_kinds=sorted({m.kind for m in deals.deals(finance)}),
         ner=facts.ner, extraction_version=EXTRACTION_VERSION,
+        # alone until newswatch.clustering finds its copies among recent stories, once the run has indexed it
+        cluster_id=page["id"], cluster_sites=[site] if site else [], cluster_urls=[page["url"]],
+        **fingerprint(text),
     )
     doc = story.model_dump(mode="json")
     doc["_id"] = doc["id"]

@@ -117,12 +117,18 @@ FEEDS_MAPPINGS = {
         "last_error": {"type": "text"},
         "consecutive_failures": {"type": "integer"},
         "entries_last_seen": {"type": "integer"},
+        # feed health (newswatch.connectors.feed_health)
+        "status": {"type": "keyword"},  # ok | failing | quarantined
+        "next_poll_at": {"type": "date"},
+        "last_success_at": {"type": "date"},
+        "quarantined_at": {"type": "date"},
     },
 }
 
 # a run summary's counters (newswatch.flows.ingest): mapped so that Kibana can chart them per run
 RUN_COUNTERS = ("feeds_polled", "feeds_not_modified", "feeds_failed", "entries_seen", "new", "fetched", "extracted",
-                "indexed", "failed", "spooled", "replayed_from_spool", "entries_rejected")
+                "indexed", "failed", "spooled", "replayed_from_spool", "entries_rejected", "feeds_skipped",
+                "in_clusters")
 
 RUNS_MAPPINGS = {
     "dynamic": False,

@@ -114,6 +114,18 @@ class Story(BaseModel):
         default="rules", description="which recogniser found the names: natasha for Russian, CoreNLP for the rest; "
                                      "'rules' also when the NER service was down (reenrich fixes it)")
     extraction_version: str
+    # syndicated copies: the same story on several outlets is one cluster (newswatch.clustering)
+    cluster_id: Optional[str] = Field(default=None, description="id of the cluster's first story (its lead); "
+                                                               "a story alone is its own cluster")
+    cluster_size: int = Field(default=1, description="stories in the cluster (copies of the same story)")
+    cluster_lead: bool = Field(default=True, description="true on one story per cluster: count clusters, "
+                                                         "sum deals, once")
+    cluster_sites: list[str] = Field(default_factory=list, description="outlets carrying the cluster's story")
+    cluster_urls: list[str] = Field(default_factory=list, json_schema_extra=_es(type="keyword", ignore_above=4096),
+                                    description="URLs of the cluster's stories")
+    minhash: Optional[str] = Field(default=None, json_schema_extra=_es(type="keyword", index=False, doc_values=False),
+                                   description="MinHash signature of the text (newswatch.extraction.neardup)")
+    lsh_bands: list[str] = Field(default_factory=list, description="LSH band keys of the signature")
 
 
 class ExtractionResult(BaseModel):
