@@ -139,6 +139,7 @@ class RecordingSite:
                     n = site.hits[path]
                     site.active += 1
                     site.max_active = max(site.max_active, site.active)
+                self.counted = True
                 try:
                     if path in site.routes:
                         site.routes[path](self, n)
@@ -150,9 +151,16 @@ class RecordingSite:
                     else:
                         self.send(404, b"not found", "text/plain")
                 finally:
+                    self.done()
                     with site._lock:
-                        site.active -= 1
                         site.log.append((path, started, time.monotonic()))
+
+            def done(self):
+                # over once its answer is handed to the socket: the client may start its next request at once
+                with site._lock:
+                    if self.counted:
+                        self.counted = False
+                        site.active -= 1
 
             def send(self, status: int, body: bytes, ctype: str = "text/plain", headers: dict | None = None):
                 self.send_response(status)
@@ -161,6 +169,7 @@ class RecordingSite:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.done()
                 self.wfile.write(body)
 
         self.httpd = LoopbackHTTPServer((host, 0), Handler)
