@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 from .alerting.rules import load_rules
+from .extraction.gazetteer import CENTRAL_ASIA
 from .schemas.deals import deal_query, has_deal
 
-CENTRAL_ASIA = ("KZ", "KG", "TJ", "TM", "UZ")
 DATA_VIEW_ID = "newswatch-stories"
 ERRORS_VIEW_ID = "newswatch-errors"
 RUNS_VIEW_ID = "newswatch-runs"

@@ -185,15 +185,6 @@ def write_run(es: Elasticsearch, ix: Indices, summary: dict) -> None:
     es.index(index=ix.runs, id=summary["run_id"], document=summary)
 
 
-def get_story(es: Elasticsearch, ix: Indices, sid: str) -> dict | None:
-    try:
-        resp = es.search(index=ix.stories, query={"ids": {"values": [sid]}}, size=1)
-    except NotFoundError:
-        return None
-    hits = resp["hits"]["hits"]
-    return hits[0]["_source"] if hits else None
-
-
 def add_feeds_to_known(es: Elasticsearch, ix: Indices, feeds_by_id: dict[str, list[str]]) -> int:
     """Record that already-stored stories were also listed by other feeds (no scripting needed)."""
     if not feeds_by_id:

@@ -83,8 +83,8 @@ _SENTENCE_STARTERS = {"Yesterday", "Today", "Tomorrow", "Meanwhile", "However", 
                       "Including", "Against", "Between", "Among", "With", "Without", "From", "Into", "Via", "Did",
                       "Does", "Do", "Has", "Have", "Had", "Will", "Would", "Can", "Could", "Should", "Is", "Was",
                       "Are", "Were", "Neighbouring", "Neighboring", "Nearby", "Landlocked", "Oil-rich", "Resource-rich",
-                      "Did", "Not", "Across", "Throughout", "Outside", "Inside", "Beyond", "Toward", "Towards", "So",
-                      "Yet", "Thus", "Hence", "Indeed", "Instead", "Moreover", "Furthermore", "Like", "Per", "Whether"}
+                      "Not", "Across", "Throughout", "Outside", "Inside", "Beyond", "Toward", "Towards", "So",
+                      "Yet", "Thus", "Hence", "Indeed", "Instead", "Moreover", "Furthermore", "Per", "Whether"}
 _TITLE_WORDS = {"President", "Premier", "Minister", "Mr", "Mrs", "Ms", "Dr", "King", "Queen", "Prince", "Emir",
                 "Sheikh", "General", "Senator", "Governor", "Ambassador", "Secretary", "Chancellor", "Mayor"}
 
@@ -221,10 +221,6 @@ def _context_re(name: str, words: tuple[str, ...]) -> re.Pattern:
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)")
 
 
-def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    return any(s < end and start < e for s, e in spans)
-
-
 class _Spans:
     """Character spans with a fast overlap query (bisect on starts; spans are short)."""
 
@@ -264,7 +260,7 @@ _NOT_IN_PERSON_NAMES = {
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March",
     "April", "June", "July", "August", "September", "October", "November", "December", "Government", "Parliament",
     "Assembly", "Court", "Police", "Army", "Forces", "Security", "Energy", "Economy", "Trade", "Affairs", "Defence",
-    "Defense", "Interior", "Justice", "Industry", "Investment", "Reuters", "Press", "Agency", "Television", "Radio",
+    "Defense", "Interior", "Justice", "Industry", "Investment", "Reuters", "Press", "Television", "Radio",
     "Communist", "Democratic", "Islamic", "Federal", "Summit", "Forum", "Initiative", "Project", "Programme",
     "Program", "Plan", "Act", "Law", "Treaty", "Agreement", "Prime", "Chairman", "Spokesman", "Spokeswoman",
     "Mr", "Mrs", "Ms", "Dr", "Sir", "Lord", "Saint", "St", "Corridor", "Pipeline", "Power", "Gas", "Oil",

@@ -67,6 +67,7 @@ def test_truncated_feed_is_an_error_but_salvaged_links_are_kept(fixtures_dir):
     body = (fixtures_dir / "feeds" / "truncated.rss.xml").read_bytes().replace(b"{{BASE_URL}}", b"http://h")
     result = parse_feed(body, "http://x/feed")
     assert result.status == "error" and result.error_kind == "malformed_feed"
+    assert result.entries, "the links before the break are salvaged"
     assert all(e.link.startswith("http://h/") for e in result.entries)
 
 
