@@ -23,6 +23,15 @@ def _gaps(starts: list[float]) -> list[float]:
     return [b - a for a, b in zip(starts, starts[1:])]
 
 
+def _assert_paced(starts: list[float], delay: float, what) -> None:
+    """Requests start ``delay`` apart as the server sees them: a late stamp on a loaded machine shortens one gap
+    and lengthens the next, so single gaps get half the delay and every run of four gaps the full pace."""
+    gaps = _gaps(sorted(starts))
+    assert min(gaps) >= delay / 2, (what, min(gaps))
+    spans = [sum(gaps[i:i + 4]) for i in range(len(gaps) - 3)]
+    assert min(spans) >= 4 * delay - 2 * TOLERANCE, (what, min(spans))
+
+
 def _overlap(sites: list[RecordingSite]) -> int:
     """Most requests in flight at once over all the sites."""
     events = sorted((t, d) for s in sites for _, a, b in s.log for t, d in ((a, 1), (b, -1)))
@@ -75,10 +84,9 @@ def test_three_hosts_paced_robots_obeyed_listed_feeds_fetched(settings, es_clien
 
     # a minimum delay between two requests to one host, the Crawl-delay where robots.txt asks for more
     for site, delay in ((sites[0], 0.04), (sites[2], 0.04)):
-        gaps = _gaps(site.starts(exclude=("/feeds/all.xml",)))
-        assert min(gaps) >= delay - TOLERANCE, (site.base_url, min(gaps))
-    page_starts = [t for p, t, _ in sorted(sites[1].log, key=lambda x: x[1]) if p.startswith("/news/")]
-    assert min(_gaps(page_starts)) >= 0.08 - TOLERANCE, min(_gaps(page_starts))
+        _assert_paced(site.starts(exclude=("/feeds/all.xml",)), delay, site.base_url)
+    page_starts = [t for p, t, _ in sites[1].log if p.startswith("/news/")]
+    _assert_paced(page_starts, 0.08, sites[1].base_url)
     assert _overlap(sites) >= 4, "the fetch threads spread over the hosts"
 
     ix = Indices(s)
