@@ -116,7 +116,7 @@ def main() -> None:
     rss = _rss_mb(s)
     print(f"\n{n} pages, {chars:,.0f} characters each on average; {workers} extraction workers, one request of "
           f"{BATCH} stories at a time each; service {s.effective_nlp_url}")
-    print(f"| measurement | stories/s | × NER stage |\n|---|---:|---:|")
+    print("| measurement | stories/s | × NER stage |\n|---|---:|---:|")
     print(f"| NER stage alone ({workers} concurrent requests) | {stage:,.1f} | 1.00 |")
     print(f"| **end to end with NER** ({first['counts']['indexed']} indexed: {by}) | **{e2e:,.1f}** | "
           f"**{e2e / stage:.2f}** (target ≥ 0.8) |")

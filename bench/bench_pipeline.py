@@ -306,7 +306,7 @@ def main() -> None:
     if args.child_e2e:
         return e2e_child(args.child_e2e, beam_args)
 
-    from newswatch.pipelines.ingest import cpu_workers_for
+    from newswatch.pipelines.runner import cpu_workers_for
 
     s = _settings()
     _purge_stale(s)

@@ -17,11 +17,12 @@ once, never lost). The window is the time of one bulk update.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from elasticsearch import ConflictError, Elasticsearch, helpers
 
 from ..connectors.es import Indices, create_index
+from ..schemas.records import now
 from .rules import Rule
 
 ALERTS_MAPPINGS = {"dynamic": "strict", "properties": {
@@ -33,10 +34,6 @@ RULES_MAPPINGS = {"dynamic": "strict", "properties": {
     "name": {"type": "keyword"}, "recipients": {"type": "keyword"}, "description": {"type": "text"},
     "enabled": {"type": "boolean"}, "query": {"type": "object", "enabled": False},
     "definition": {"type": "object", "enabled": False}, "updated_at": {"type": "date"}}}
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def alerts_index(ix: Indices) -> str:
@@ -56,7 +53,7 @@ def store_rules(es: Elasticsearch, ix: Indices, rules: list[Rule]) -> None:
     """Keep the rules, compiled to queries, in ES (what Kibana and `alerts test` show)."""
     actions = [{"_index": rules_index(ix), "_id": r.name, "_source": {
         "name": r.name, "recipients": r.recipients, "description": r.description, "enabled": r.enabled,
-        "query": r.to_query(), "definition": r.model_dump(exclude_none=True), "updated_at": _now().isoformat()}}
+        "query": r.to_query(), "definition": r.model_dump(exclude_none=True), "updated_at": now().isoformat()}}
         for r in rules]
     if actions:
         helpers.bulk(es, actions, refresh=True)
@@ -102,7 +99,7 @@ def record(es: Elasticsearch, ix: Indices, rule: Rule, story_ids: list[str],
         try:
             es.index(index=alerts_index(ix), id=ledger_id(rule.name, (clusters or {}).get(sid) or sid), op_type="create",
                      document={"rule": rule.name, "story_id": sid, "status": "pending",
-                               "created_at": _now().isoformat(), "attempts": 0})
+                               "created_at": now().isoformat(), "attempts": 0})
             new += 1
         except ConflictError:
             pass  # already recorded (pending or sent): never twice
@@ -112,7 +109,7 @@ def record(es: Elasticsearch, ix: Indices, rule: Rule, story_ids: list[str],
 
 def claim(es: Elasticsearch, ix: Indices, rule: Rule, run_id: str, lease: float = 900.0) -> list[dict]:
     """Move this rule's pending (and stale sending) records to 'sending' for this run; returns them."""
-    stale = (_now() - timedelta(seconds=lease)).isoformat()
+    stale = (now() - timedelta(seconds=lease)).isoformat()
     resp = es.search(index=alerts_index(ix), size=1000, seq_no_primary_term=True, query={"bool": {
         "filter": [{"term": {"rule": rule.name}}],
         "should": [{"term": {"status": "pending"}},
@@ -120,7 +117,7 @@ def claim(es: Elasticsearch, ix: Indices, rule: Rule, run_id: str, lease: float 
         "minimum_should_match": 1}})
     claimed = []
     for hit in resp["hits"]["hits"]:
-        doc = {**hit["_source"], "status": "sending", "claimed_at": _now().isoformat(), "claimed_by": run_id}
+        doc = {**hit["_source"], "status": "sending", "claimed_at": now().isoformat(), "claimed_by": run_id}
         try:
             es.index(index=alerts_index(ix), id=hit["_id"], document=doc, if_seq_no=hit["_seq_no"],
                      if_primary_term=hit["_primary_term"])
@@ -136,7 +133,7 @@ def finish(es: Elasticsearch, ix: Indices, claimed: list[dict], *, sent: bool, m
     for c in claimed:
         src = {k: v for k, v in c.items() if k != "_id"}
         if sent:
-            src.update(status="sent", sent_at=_now().isoformat(), message_id=message_id)
+            src.update(status="sent", sent_at=now().isoformat(), message_id=message_id)
         else:
             src.update(status="pending", attempts=int(src.get("attempts") or 0) + 1, last_error=(error or "")[:2000])
         actions.append({"_index": alerts_index(ix), "_id": c["_id"], "_source": src})

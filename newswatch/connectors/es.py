@@ -1,19 +1,16 @@
-"""Elasticsearch access: client, index setup, bulk writes, feed state, error records, run summaries."""
+"""Elasticsearch access: client, index setup, bulk writes, feed state, run summaries."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import Iterable
 
 from elasticsearch import Elasticsearch, NotFoundError, OrjsonSerializer, helpers
 from elasticsearch import ConnectionError as ESConnectionError
 
 from ..schemas.mapping import ERRORS_MAPPINGS, FEEDS_MAPPINGS, RUNS_MAPPINGS, stories_template
+from ..schemas.records import now
 from ..settings import Settings
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def make_client(settings: Settings) -> Elasticsearch:
@@ -162,17 +159,6 @@ def all_feed_states(es: Elasticsearch, ix: Indices) -> list[dict]:
 
 
 
-def error_record(stage: str, reason: str, *, url: str | None = None, feed: str | None = None,
-                 story_id: str | None = None, error_type: str | None = None, http_status: int | None = None,
-                 run_id: str | None = None) -> dict:
-    rec = {"at": now().isoformat(), "run_id": run_id, "stage": stage, "url": url, "feed": feed,
-           "story_id": story_id, "error_type": error_type or stage + "_error", "reason": reason[:4000],
-           "http_status": http_status}
-    key = f"{run_id}|{stage}|{url or feed}|{story_id}"
-    rec["_id"] = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return rec
-
-
 def write_errors(es: Elasticsearch, ix: Indices, records: list[dict]) -> None:
     if records:
         bulk_write(es, ix.errors, records)
@@ -248,7 +234,6 @@ def acquire_lock(es: Elasticsearch, ix: Indices, name: str, owner: str, ttl_seco
     sequence number), so none needs the index refreshed."""
     import os
     import socket
-    from datetime import timedelta
 
     from elasticsearch import ConflictError
 

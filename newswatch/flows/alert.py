@@ -1,8 +1,7 @@
 """The alert flow: evaluate rules on the stories just indexed, record matches, mail one digest per rule."""
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
@@ -12,6 +11,7 @@ from ..alerting.digest import build_digest
 from ..alerting.rules import load_rules
 from ..connectors import es as esc
 from ..connectors.smtp import SmtpError, send
+from ..schemas.records import error_record, now, run_stamp
 from ..settings import Settings
 from . import unpersisted
 
@@ -24,7 +24,7 @@ def evaluate_rules(settings: Settings, story_ids: list[str] | None, since_hours:
     engine.ensure_alert_indices(es, ix)
     engine.validate_on_server(es, ix, rules)
     engine.store_rules(es, ix, rules)
-    since = datetime.now(timezone.utc) - timedelta(hours=since_hours) if since_hours else None
+    since = now() - timedelta(hours=since_hours) if since_hours else None
     out = {}
     for rule in rules:
         hits = engine.match(es, ix, rule, story_ids=story_ids, since=since)
@@ -53,7 +53,7 @@ def deliver(settings: Settings, run_id: str) -> dict:
                 send(settings, msg)
             except SmtpError as exc:
                 engine.finish(es, ix, claimed, sent=False, error=str(exc))
-                esc.write_errors(es, ix, [esc.error_record("alert", f"rule {rule.name}: {exc}", run_id=run_id,
+                esc.write_errors(es, ix, [error_record("alert", f"rule {rule.name}: {exc}", run_id=run_id,
                                                            error_type="smtp_error")])
                 logger.error("alert %s: %d stories stay pending: %s", rule.name, len(claimed), exc)
                 result.update(pending=len(claimed), error=str(exc))
@@ -71,7 +71,7 @@ def alert_flow(story_ids: list[str] | None = None, since_hours: float | None = N
     """Alerts for ``story_ids`` (the stories an ingest run just indexed) or, run on its own, for the stories
     ingested in the last ``since_hours``; then deliver everything pending (including earlier failures)."""
     settings = Settings.from_public(overrides)
-    run_id = "alerts-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = run_stamp("alerts-")
     matched = evaluate_rules(settings, story_ids, since_hours if story_ids is None else None)
     delivered = deliver(settings, run_id)
     rules = {name: {**matched.get(name, {}), **delivered.get(name, {})} for name in {*matched, *delivered}}

@@ -7,7 +7,6 @@ under the same lock as an ingest run.
 """
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 from prefect import flow, get_run_logger
@@ -19,9 +18,10 @@ from ..connectors.feeds import canonicalize, story_id
 from ..connectors.http import Fetcher
 from ..connectors.polite import PoliteFetcher
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
+from ..schemas.records import now_iso, run_stamp
 from ..settings import Settings
 from . import unpersisted
-from .ingest import _now, beam_stage, cluster_copies, indexed_ids, prepare_es, write_summary
+from .ingest import beam_stage, cluster_copies, indexed_ids, prepare_es, write_summary
 
 
 def parse_since(value: str) -> datetime:
@@ -38,21 +38,21 @@ def backfill_flow(site_url: str, since: str, max_stories: int = 500, include_und
                   max_sitemaps: int = 50, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
     logger = get_run_logger()
     settings = Settings.from_public(overrides)
-    run_id = "backfill-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    summary = {"run_id": run_id, "started_at": _now(), "runner": "backfill", "site": site_url, "since": since,
+    run_id = run_stamp("backfill-")
+    summary = {"run_id": run_id, "started_at": now_iso(), "runner": "backfill", "site": site_url, "since": since,
                "counts": {}, "errors": {}, "story_ids": []}
     since_at = parse_since(since)
     try:
         prepare_es(settings)
     except Exception as exc:
-        summary.update(status="failed", finished_at=_now(),
+        summary.update(status="failed", finished_at=now_iso(),
                        reason=f"Elasticsearch at {settings.effective_es_url} is not usable: {exc}")
         return write_summary(settings, summary)
     es, ix = esc.make_client(settings), esc.Indices(settings)
     lock = esc.acquire_lock(es, ix, "ingest", owner=run_id, ttl_seconds=settings.lock_ttl)
     if lock is None:
         holder = esc.lock_holder(es, ix, "ingest") or {}
-        summary.update(status="skipped", finished_at=_now(),
+        summary.update(status="skipped", finished_at=now_iso(),
                        reason=f"an ingest run is in progress ({holder.get('owner')}); try again when it is done")
         return write_summary(settings, summary)
     polite = PoliteFetcher(Fetcher(settings))
@@ -91,7 +91,7 @@ def backfill_flow(site_url: str, since: str, max_stories: int = 500, include_und
         summary["errors"]["sitemaps"] = found.errors[:20]
     if clusters.get("error"):
         summary["errors"]["clusters"] = clusters.pop("error")
-    summary.update(finished_at=_now(), story_ids=sorted(story_ids), counts={
+    summary.update(finished_at=now_iso(), story_ids=sorted(story_ids), counts={
         "sitemaps": len(found.sitemaps), "urls_found": len(found.urls), "undated": undated,
         "disallowed": len(found.urls) - len(allowed),
         "selected": len(chosen), "known": len(known), "new": len(new), "fetched": counts["fetched"],

@@ -9,9 +9,7 @@ import gc
 import json
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
@@ -25,16 +23,12 @@ from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
 from ..connectors.http import Fetcher
 from ..pipelines import cpu_pool
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
-from ..pipelines.ingest import Spool, cpu_workers_for, run_pipeline, runner_name
+from ..pipelines import spool
+from ..pipelines.ingest import run_pipeline
+from ..pipelines.runner import cpu_workers_for, runner_name
+from ..schemas.records import error_record, now, now_iso, run_stamp
 from ..settings import Settings
 from . import unpersisted
-
-
-SPOOLED = ("stories", "errors")  # what the pipeline spools when Elasticsearch is down
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
 
 
 def load_feeds(feeds_file: str) -> list[FeedSpec]:
@@ -59,23 +53,7 @@ def prepare_es(settings: Settings) -> dict:
 @task(name="replay-spool", cache_policy=NO_CACHE)
 def replay_spool(settings: Settings) -> list[str]:
     """Write documents spooled by an earlier run that could not reach Elasticsearch; returns story ids."""
-    es = esc.make_client(settings)
-    replayed: list[str] = []
-    for kind in SPOOLED:
-        spool = Spool(settings, kind)
-        for path in spool.files():
-            docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            ok_ids, failures = esc.bulk_write(es, settings.index(kind), docs)
-            if failures:
-                get_run_logger().error("spool %s: %d documents still rejected: %s", path, len(failures),
-                                       failures[:3])
-                continue
-            path.unlink()
-            if kind == "stories":
-                replayed.extend(ok_ids)
-    if replayed:
-        es.indices.refresh(index=settings.index("stories"))
-    return replayed
+    return spool.replay(settings, esc.make_client(settings), get_run_logger())
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
@@ -87,7 +65,7 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     ix = esc.Indices(settings)
     from ..connectors import feed_health
 
-    started = datetime.now(timezone.utc)
+    started = now()
     states = esc.get_feed_states(es, ix, [s.url for s in specs])
     # a failing feed waits for its next poll time; a quarantined one for `newswatch feeds reset`
     urls = [s.url for s in specs if feed_health.due(states.get(s.url), started)]
@@ -103,12 +81,12 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
                  "last_changed_at": prev.get("last_changed_at"), "last_error": None,
                  "consecutive_failures": 0, "entries_last_seen": len(res.entries)}
         if res.status == "ok":
-            state.update(etag=res.etag, last_modified=res.last_modified, last_changed_at=_now())
+            state.update(etag=res.etag, last_modified=res.last_modified, last_changed_at=now_iso())
         elif res.status == "not_modified":
             state["entries_last_seen"] = prev.get("entries_last_seen", 0)
         else:
             state.update(last_error=res.error, consecutive_failures=prev.get("consecutive_failures", 0) + 1)
-            errors.append(esc.error_record("poll", res.error or "feed error", feed=res.feed, url=res.feed,
+            errors.append(error_record("poll", res.error or "feed error", feed=res.feed, url=res.feed,
                                            error_type=res.error_kind, http_status=res.http_status, run_id=run_id))
             logger.warning("feed %s: %s", res.feed, res.error)
         state.update(feed_health.after_poll(prev, res.status != "error", started, settings.feed_backoff,
@@ -117,7 +95,7 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
             logger.warning("feed %s quarantined after %d failures in a row (newswatch feeds reset URL to poll "
                            "it again)", res.feed, state["consecutive_failures"])
         for rej in res.rejected_entries:
-            errors.append(esc.error_record("poll", f"entry rejected: {rej.get('reason')}", feed=res.feed,
+            errors.append(error_record("poll", f"entry rejected: {rej.get('reason')}", feed=res.feed,
                                            url=rej.get("link"), error_type="bad_entry", run_id=run_id))
         new_states.append(state)
         entries.extend(res.entries)  # entries salvaged from a broken feed are still processed
@@ -242,9 +220,9 @@ def write_summary(settings: Settings, summary: dict) -> dict:
 def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
     """``overrides``: non-secret settings (see ``Settings.public``); secrets come from the environment."""
     settings = Settings.from_public(overrides)
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_id = run_stamp()
     runner = runner_name(beam_args)
-    summary = {"run_id": run_id, "started_at": _now(), "runner": runner,
+    summary = {"run_id": run_id, "started_at": now_iso(), "runner": runner,
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
     _freeze_startup_heap()
     cpu_workers = cpu_workers_for(settings, beam_args)
@@ -254,7 +232,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     try:
         prepare_es(settings)
     except Exception as exc:  # nothing was fetched yet: say clearly why, keep the summary on disk
-        summary.update(status="failed", finished_at=_now(),
+        summary.update(status="failed", finished_at=now_iso(),
                        reason=f"Elasticsearch at {settings.effective_es_url} is not usable: {exc}")
         return write_summary(settings, summary)
     es = esc.make_client(settings)
@@ -262,13 +240,13 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     lock = esc.acquire_lock(es, ix, "ingest", owner=run_id, ttl_seconds=settings.lock_ttl)
     if lock is None:
         holder = esc.lock_holder(es, ix, "ingest") or {}
-        summary.update(status="skipped", finished_at=_now(),
+        summary.update(status="skipped", finished_at=now_iso(),
                        reason=f"another ingest run is in progress ({holder.get('owner')} on "
                               f"{holder.get('host')}, pid {holder.get('pid')})")
         return write_summary(settings, summary)
     try:
         # a task only when there is something to replay (the usual case is an empty spool)
-        replayed = replay_spool(settings) if any(Spool(settings, k).files() for k in SPOOLED) else []
+        replayed = replay_spool(settings) if spool.pending(settings) else []
         polled = poll_feeds(settings, specs, run_id, cpu_workers)
         entries = polled.pop("new_entries")
         if entries:
@@ -292,7 +270,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         except Exception as exc:  # the lock expires (or is taken over once this process is gone)
             summary["errors"]["lock"] = f"could not release the ingest lock: {exc}"
     summary.update(
-        finished_at=_now(),
+        finished_at=now_iso(),
         counts={
             "feeds_polled": polled["feeds_polled"], "feeds_not_modified": polled["feeds_not_modified"],
             "feeds_failed": polled["feeds_failed"], "entries_seen": polled["entries_seen"],

@@ -6,23 +6,20 @@ spooled to disk (``$NEWSWATCH_HOME/spool``) and replayed by the next run, so not
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
-import threading
-import uuid
-from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from ..schemas.records import error_record, now_iso
 from ..settings import Settings
 from . import cpu_pool
-from ..connectors.es import error_record
-from .stages import DEAD, MAIN, analyze_page, analyze_pages, dead_letter, now
+from .runner import cpu_workers_for, read_entries, stage_entries, unstage, with_default_runner
+from .spool import Spool
+from .stages import DEAD, MAIN, analyze_page, analyze_pages, dead_letter
 
 log = logging.getLogger(__name__)
 NS = "newswatch"
@@ -137,7 +134,7 @@ class Fetch(_Concurrent):
             return DEAD, dead_letter("fetch", entry, exc.reason, exc.kind, exc.status)
         except Exception as exc:  # anything unexpected is still a recorded failure, not a crash
             return DEAD, dead_letter("fetch", entry, f"{type(exc).__name__}: {exc}", "fetch_exception")
-        return MAIN, {**entry, "url": resp.url, "html": resp.body, "charset": resp.charset, "fetched_at": now()}
+        return MAIN, {**entry, "url": resp.url, "html": resp.body, "charset": resp.charset, "fetched_at": now_iso()}
 
 
 class CpuStage(_Concurrent):
@@ -215,29 +212,6 @@ class CpuStage(_Concurrent):
                                                               f"{again}", "worker_died")
         except Exception as again:
             return DEAD, dead_letter(self.stages[0], element, f"{type(again).__name__}: {again}", "worker_error")
-
-
-class Spool:
-    """Append-only JSONL files for documents that could not be written to Elasticsearch."""
-
-    _lock = threading.Lock()
-
-    def __init__(self, settings: Settings, kind: str):
-        self.dir = Path(settings.home) / "spool" / settings.index_prefix
-        self.kind = kind
-
-    def write(self, docs: list[dict]) -> Path:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / f"{self.kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-        with self._lock, open(path, "w", encoding="utf-8") as fh:
-            for d in docs:
-                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        return path
-
-    def files(self) -> list[Path]:
-        return sorted(self.dir.glob(f"{self.kind}-*.jsonl")) if self.dir.is_dir() else []
 
 
 class BulkIndex(beam.DoFn):
@@ -339,113 +313,42 @@ class WriteErrors(beam.DoFn):
         self.buffer = []
 
 
-ENTRIES_PER_FILE = 500
+class IngestStories(beam.PTransform):
+    """Feed entries -> fetch -> extract and enrich -> index; expands to ``{"ids": indexed, "dead": error records}``.
 
-
-def stage_entries(entries: list[dict], settings: Settings) -> list[str]:
-    """Write the run's entries as JSON-lines files (``ENTRIES_PER_FILE`` each) under the staging directory.
-
-    Beam would otherwise carry them inside the pipeline definition: ``Create`` pickles and bz2-compresses its
-    elements every time the pipeline is translated (twice per run), about 0.2 s per 1,000 entries of the flow
-    process, before the first page is fetched. Files also let the runner's workers read them in parallel.
+    ``fetch`` and ``sink`` are DoFns with a main output and a ``DEAD`` tagged one (by default the polite fetcher
+    and the bulk writer), so the graph runs as it is over pages and a sink of a test's choosing.
     """
-    from apache_beam.io.filesystems import FileSystems
 
-    from ..connectors.polite import interleave_by_host
+    def __init__(self, settings: Settings, fetch: beam.DoFn | None = None, sink: beam.DoFn | None = None):
+        super().__init__()
+        self.settings = settings
+        self.fetch = fetch or Fetch(settings)
+        self.sink = sink or BulkIndex(settings)
 
-    entries = interleave_by_host(entries)  # so that fetching spreads over the hosts from the start
-    base = FileSystems.join(settings.effective_staging_dir, f"entries-{uuid.uuid4().hex[:12]}")
-    if "://" not in base:
-        os.makedirs(os.path.dirname(base), exist_ok=True)
-    paths = []
-    for k in range(0, len(entries), ENTRIES_PER_FILE):
-        path = f"{base}-{k // ENTRIES_PER_FILE:05d}.jsonl"
-        with FileSystems.create(path) as fh:
-            fh.write("".join(json.dumps(e) + "\n" for e in entries[k:k + ENTRIES_PER_FILE]).encode("utf-8"))
-        paths.append(path)
-    return paths
-
-
-def unstage(paths: list[str]) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    try:
-        FileSystems.delete(paths)
-    except Exception as exc:  # the entries are re-derived from the feeds by the next run anyway
-        log.warning("could not remove staged entry files %s: %s", paths[:1], exc)
-
-
-def read_entries(path: str):
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path) as fh:
-        for line in fh.read().decode("utf-8").splitlines():
-            if line:
-                yield json.loads(line)
+    def expand(self, entries):
+        s = self.settings
+        if not s.cpu_workers:
+            # spread the entries over the runner's workers; with one in-process Beam worker (which hands the CPU
+            # work to its extraction processes) a reshuffle would only hold a second copy of every entry
+            entries = entries | "Reshuffle" >> beam.Reshuffle()
+        fetched = entries | "Fetch" >> beam.ParDo(self.fetch).with_outputs(DEAD, main="pages")
+        # extract and enrich in one step: Beam would fuse them anyway, and a page then makes one trip to a worker
+        args = (s.min_text_chars, s.effective_rates_dir, s.nlp_config)
+        enriched = fetched.pages | "ExtractEnrich" >> beam.ParDo(CpuStage(
+            s, analyze_page, args, ("extract", "enrich"), analyze_pages)).with_outputs(DEAD, main="stories")
+        indexed = enriched.stories | "Index" >> beam.ParDo(self.sink).with_outputs(DEAD, main="ids")
+        dead = (fetched[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()
+        return {"ids": indexed.ids, "dead": dead}
 
 
 def build_pipeline(p: beam.Pipeline, entry_files: list[str], settings: Settings):
-    """Attach the ingest graph to ``p``; returns the PCollection of indexed story ids."""
-    entries_ = p | "EntryFiles" >> beam.Create(entry_files, reshuffle=False) \
+    """Attach the ingest graph to ``p``, reading the staged entry files; returns the indexed story ids."""
+    entries = p | "EntryFiles" >> beam.Create(entry_files, reshuffle=False) \
         | "ReadEntries" >> beam.FlatMap(read_entries)
-    if not settings.cpu_workers:
-        # spread the entries over the runner's workers; with one in-process Beam worker (which hands the CPU
-        # work to its extraction processes) a reshuffle would only hold a second copy of every entry
-        entries_ = entries_ | "Reshuffle" >> beam.Reshuffle()
-    fetched = entries_ | "Fetch" >> beam.ParDo(Fetch(settings)).with_outputs(DEAD, main="pages")
-    # extract and enrich in one step: Beam would fuse them anyway, and a page then makes one trip to a worker
-    args = (settings.min_text_chars, settings.effective_rates_dir, settings.nlp_config)
-    enriched = fetched.pages | "ExtractEnrich" >> beam.ParDo(CpuStage(
-        settings, analyze_page, args, ("extract", "enrich"), analyze_pages)).with_outputs(DEAD, main="stories")
-    indexed = enriched.stories | "Index" >> beam.ParDo(BulkIndex(settings)).with_outputs(DEAD, main="ids")
-    dead = (fetched[DEAD], enriched[DEAD], indexed[DEAD]) | "DeadLetters" >> beam.Flatten()
-    dead | "WriteErrors" >> beam.ParDo(WriteErrors(settings))
-    return indexed.ids
-
-
-# The runner when none is named: Beam's in-process portable runner. It is what ``DirectRunner`` runs a batch
-# pipeline like this one on, but ``DirectRunner`` first tries Beam's Prism runner, which it downloads from GitHub
-# at run time when it is not installed (here: a failed download on every run), and first walks the graph twice to
-# see which runner supports it: about 0.3 s of this process's CPU a run. ``--runner=DirectRunner`` still does that.
-DEFAULT_RUNNER = "FnApiRunner"
-IN_PROCESS_RUNNERS = ("DirectRunner", "SwitchingDirectRunner", "FnApiRunner")  # run the Beam worker in this process
-
-
-def runner_name(beam_args: list[str] | None) -> str:
-    """The runner ``beam_args`` name (its class name), or :data:`DEFAULT_RUNNER`."""
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    runner = PipelineOptions(beam_args or []).view_as(StandardOptions).runner or DEFAULT_RUNNER
-    return (runner if isinstance(runner, str) else type(runner).__name__).rsplit(".", 1)[-1]
-
-
-def with_default_runner(beam_args: list[str]) -> list[str]:
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    if PipelineOptions(beam_args).view_as(StandardOptions).runner:
-        return beam_args
-    return [*beam_args, f"--runner={DEFAULT_RUNNER}"]
-
-
-def cpu_workers_for(settings: Settings, beam_args: list[str] | None) -> int:
-    """Processes for extract/enrich: ``settings.cpu_workers`` if set; else (auto) one per core when the Beam
-    worker runs in this process (the default runner or DirectRunner, in memory or multi-threaded; FlinkRunner's
-    LOOPBACK harness), and none when the runner already starts a worker process per core (``multi_processing``
-    running mode, PROCESS or DOCKER harnesses, Dataflow)."""
-    if settings.cpu_workers is not None:
-        return max(0, settings.cpu_workers)
-    from apache_beam.options.pipeline_options import DirectOptions, PortableOptions
-
-    options = PipelineOptions(beam_args or [])
-    if runner_name(beam_args) in IN_PROCESS_RUNNERS:
-        in_process = options.view_as(DirectOptions).direct_running_mode != "multi_processing"
-    else:
-        in_process = (options.view_as(PortableOptions).environment_type or "").upper() == "LOOPBACK"
-    import multiprocessing
-
-    cores = cpu_pool.available_cores()
-    usable = cores > 1 and "forkserver" in multiprocessing.get_all_start_methods()  # not on Windows
-    return cores if in_process and usable else 0
+    out = entries | "Ingest" >> IngestStories(settings)
+    out["dead"] | "WriteErrors" >> beam.ParDo(WriteErrors(settings))
+    return out["ids"]
 
 
 def run_pipeline(entries: list[dict], settings: Settings, beam_args: list[str] | None = None) -> dict:

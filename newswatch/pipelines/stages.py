@@ -9,17 +9,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
+from ..schemas.records import error_record, now_iso
+
 MAIN = "main"
 DEAD = "dead"
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
 def dead_letter(stage: str, element: dict, reason: str, kind: str | None = None, status: int | None = None) -> dict:
-    from ..connectors.es import error_record
-
     return error_record(stage, reason, url=element.get("link") or element.get("url"),
                         feed=(element.get("feeds") or [None])[0], story_id=element.get("id"),
                         error_type=kind, http_status=status, run_id=element.get("run_id"))
@@ -137,7 +133,7 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
         site=site, source_name=outlet_name(page, art, title),
         source_tags=sorted(set(page.get("source_tags") or [])),
         title=title or None, text=text, author=author,
-        lang=art.get("lang"), published_at=published, fetched_at=page["fetched_at"], ingested_at=now(),
+        lang=art.get("lang"), published_at=published, fetched_at=page["fetched_at"], ingested_at=now_iso(),
         countries=facts.countries, regions=facts.regions, orgs=facts.orgs, people=facts.people,
         entities=facts.entities, finance=finance, finance_usd_max=max(usd) if usd else None,
         finance_usd_total=round(sum(usd), 2) if usd else None,

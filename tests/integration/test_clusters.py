@@ -45,7 +45,6 @@ def _pairs(stories: dict[str, dict]) -> set[frozenset[str]]:
 
 def test_copies_on_three_outlets_are_one_cluster_across_runs_alerted_once(outlets, settings, es_client, tmp_path,
                                                                         prefect_harness):
-    from email import message_from_bytes  # noqa: F401 - the inbox keeps parsed messages
     from test_alerts import Inbox
 
     from newswatch.flows.ingest import ingest_flow

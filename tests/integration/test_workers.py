@@ -9,7 +9,8 @@ import apache_beam as beam
 import pytest
 
 from newswatch.pipelines import cpu_pool
-from newswatch.pipelines.ingest import DEFAULT_RUNNER, CpuStage, cpu_workers_for, runner_name, with_default_runner
+from newswatch.pipelines.ingest import CpuStage
+from newswatch.pipelines.runner import DEFAULT_RUNNER, cpu_workers_for, runner_name, with_default_runner
 from newswatch.pipelines.stages import DEAD
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newswatch.pipelines.ingest import ENTRIES_PER_FILE, read_entries, stage_entries, unstage
+from newswatch.pipelines.runner import ENTRIES_PER_FILE, read_entries, stage_entries, unstage
 from newswatch.settings import Settings
 
 
