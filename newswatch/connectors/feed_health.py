@@ -47,3 +47,33 @@ def after_poll(prev: dict | None, ok: bool, now: datetime, backoff: float, quara
 def reset(state: dict) -> dict:
     """The state of a feed put back in service: polled by the next run."""
     return {**state, "status": "ok", "consecutive_failures": 0, "next_poll_at": None, "quarantined_at": None}
+
+
+def next_feed_state(prev: dict | None, res, polled_at: datetime, backoff: float, quarantine_after: int) -> dict:
+    """The feed's stored state after the poll ``res`` (a :class:`~newswatch.connectors.feeds.PollResult`)."""
+    prev = prev or {}
+    state = {"url": res.feed, "title": res.title or prev.get("title"), "last_polled_at": polled_at.isoformat(),
+             "last_status": res.status, "etag": prev.get("etag"), "last_modified": prev.get("last_modified"),
+             "last_changed_at": prev.get("last_changed_at"), "last_error": None,
+             "consecutive_failures": 0, "entries_last_seen": len(res.entries)}
+    if res.status == "ok":
+        state.update(etag=res.etag, last_modified=res.last_modified, last_changed_at=polled_at.isoformat())
+    elif res.status == "not_modified":
+        state["entries_last_seen"] = prev.get("entries_last_seen", 0)
+    else:
+        state.update(last_error=res.error)
+    state.update(after_poll(prev, res.status != "error", polled_at, backoff, quarantine_after))
+    return state
+
+
+def poll_errors(res, run_id: str) -> list[dict]:
+    """Error records of one poll: the feed's own failure and each entry it rejected."""
+    from ..schemas.records import error_record
+
+    errors = []
+    if res.status == "error":
+        errors.append(error_record("poll", res.error or "feed error", feed=res.feed, url=res.feed,
+                                   error_type=res.error_kind, http_status=res.http_status, run_id=run_id))
+    errors += [error_record("poll", f"entry rejected: {rej.get('reason')}", feed=res.feed, url=rej.get("link"),
+                            error_type="bad_entry", run_id=run_id) for rej in res.rejected_entries]
+    return errors

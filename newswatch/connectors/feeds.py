@@ -313,3 +313,24 @@ def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None, parse=
     result.last_modified = resp.headers.get("last-modified")
     result.http_status = resp.status
     return result
+
+
+def merge_entries(results: list[PollResult], specs: list[FeedSpec], run_id: str) -> dict[str, dict]:
+    """One pipeline entry per story (canonical URL) of the polls, remembering every feed that listed it and the
+    outlet's name and tags as the feeds file gives them; entries salvaged from a broken feed count too."""
+    merged: dict[str, dict] = {}
+    spec_of = {s.url: s for s in specs}
+    title_of = {r.feed: r.title for r in results}
+    for e in (e for r in results for e in r.entries):
+        spec = spec_of.get(e.feed)
+        # what the pipeline uses of an entry (not its summary or GUID): held once per new story during the run
+        d = merged.setdefault(e.id, {"id": e.id, "link": e.link, "canonical_url": e.canonical_url, "title": e.title,
+                                     "published_at": e.published_at, "author": e.author, "feeds": [],
+                                     "run_id": run_id, "source_name": None, "feed_title": None, "source_tags": [],
+                                     "lang": spec.lang if spec else None})  # the feed's language: a hint
+        if e.feed not in d["feeds"]:
+            d["feeds"].append(e.feed)
+            d["source_name"] = d["source_name"] or (spec.name if spec else None)
+            d["feed_title"] = d["feed_title"] or title_of.get(e.feed)
+            d["source_tags"] += [t for t in (spec.tags if spec else []) if t not in d["source_tags"]]
+    return merged

@@ -19,14 +19,14 @@ from prefect.utilities.annotations import quote
 
 from ..connectors import es as esc
 from ..connectors import rates
-from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, poll_feed
+from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, merge_entries, poll_feed
 from ..connectors.http import Fetcher
 from ..pipelines import cpu_pool
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
 from ..pipelines import spool
 from ..pipelines.ingest import run_pipeline
 from ..pipelines.runner import cpu_workers_for, runner_name
-from ..schemas.records import error_record, now, now_iso, run_stamp
+from ..schemas.records import now, now_iso, run_stamp
 from ..settings import Settings
 from . import unpersisted
 
@@ -73,49 +73,19 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(urls)))) as pool:
         parse = partial(cpu_pool.call, cpu_workers)
         results: list[PollResult] = list(pool.map(lambda u: poll_feed(fetcher, u, states.get(u), parse), urls))
-    new_states, errors, entries = [], [], []
+    new_states, errors = [], []
     for res in results:
         prev = states.get(res.feed, {})
-        state = {"url": res.feed, "title": res.title or prev.get("title"), "last_polled_at": started.isoformat(),
-                 "last_status": res.status, "etag": prev.get("etag"), "last_modified": prev.get("last_modified"),
-                 "last_changed_at": prev.get("last_changed_at"), "last_error": None,
-                 "consecutive_failures": 0, "entries_last_seen": len(res.entries)}
-        if res.status == "ok":
-            state.update(etag=res.etag, last_modified=res.last_modified, last_changed_at=now_iso())
-        elif res.status == "not_modified":
-            state["entries_last_seen"] = prev.get("entries_last_seen", 0)
-        else:
-            state.update(last_error=res.error, consecutive_failures=prev.get("consecutive_failures", 0) + 1)
-            errors.append(error_record("poll", res.error or "feed error", feed=res.feed, url=res.feed,
-                                           error_type=res.error_kind, http_status=res.http_status, run_id=run_id))
+        state = feed_health.next_feed_state(prev, res, started, settings.feed_backoff, settings.feed_quarantine_after)
+        errors += feed_health.poll_errors(res, run_id)
+        if res.status == "error":
             logger.warning("feed %s: %s", res.feed, res.error)
-        state.update(feed_health.after_poll(prev, res.status != "error", started, settings.feed_backoff,
-                                            settings.feed_quarantine_after))
         if state["status"] == "quarantined" and prev.get("status") != "quarantined":
             logger.warning("feed %s quarantined after %d failures in a row (newswatch feeds reset URL to poll "
                            "it again)", res.feed, state["consecutive_failures"])
-        for rej in res.rejected_entries:
-            errors.append(error_record("poll", f"entry rejected: {rej.get('reason')}", feed=res.feed,
-                                           url=rej.get("link"), error_type="bad_entry", run_id=run_id))
         new_states.append(state)
-        entries.extend(res.entries)  # entries salvaged from a broken feed are still processed
     esc.write_errors(es, ix, errors)
-    # one story per canonical URL, remembering every feed that listed it
-    merged: dict[str, dict] = {}
-    spec_of = {s.url: s for s in specs}
-    title_of = {r.feed: r.title for r in results}
-    for e in entries:
-        # what the pipeline uses of an entry (not its summary or GUID): held once per new story during the run
-        d = merged.setdefault(e.id, {"id": e.id, "link": e.link, "canonical_url": e.canonical_url, "title": e.title,
-                                     "published_at": e.published_at, "author": e.author, "feeds": [],
-                                     "run_id": run_id, "source_name": None, "feed_title": None, "source_tags": [],
-                                     "lang": spec_of[e.feed].lang if e.feed in spec_of else None})  # a hint
-        if e.feed not in d["feeds"]:
-            d["feeds"].append(e.feed)
-            spec = spec_of.get(e.feed)  # the outlet's name and tags as the feeds file gives them
-            d["source_name"] = d["source_name"] or (spec.name if spec else None)
-            d["feed_title"] = d["feed_title"] or title_of.get(e.feed)
-            d["source_tags"] += [t for t in (spec.tags if spec else []) if t not in d["source_tags"]]
+    merged = merge_entries(results, specs, run_id)
     known: set[str] = set()
     if merged:
         # every run refreshes the stories it wrote when its pipeline ends, but one that died before that may
@@ -130,7 +100,7 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
         "feeds_ok": sum(r.status == "ok" for r in results),
         "feeds_not_modified": sum(r.status == "not_modified" for r in results),
         "feeds_failed": sum(r.status == "error" for r in results),
-        "entries_seen": len(entries),
+        "entries_seen": sum(len(r.entries) for r in results),
         "unique_stories": len(merged),
         "new": len(new),
         "entries_rejected": sum(len(r.rejected_entries) for r in results),
