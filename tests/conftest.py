@@ -161,6 +161,15 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="session")
+def prefect_api_url(prefect_harness) -> str:
+    """The harness's Prefect server, for `newswatch` subprocesses: they then start no temporary server of their own
+    (what a user's scheduled setup does; the ephemeral path keeps its own tests: test_demo, test_es_security)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
 def fixture_server(fixtures_dir):
     from newswatch.sampleserver import SampleServer
 

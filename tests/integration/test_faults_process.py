@@ -25,12 +25,12 @@ def slow_site(fixtures_dir):
         yield server
 
 
-def _run(settings, feeds: str, tmp_path: Path, name: str) -> subprocess.Popen:
+def _run(settings, feeds: str, tmp_path: Path, name: str, api_url: str) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(ES_URL=settings.es_url, NEWSWATCH_INDEX_PREFIX=settings.index_prefix,
                NEWSWATCH_HOME=str(settings.home), NEWSWATCH_ALLOW_LOOPBACK="1", NEWSWATCH_FETCH_CONCURRENCY="1",
-               PREFECT_HOME=str(tmp_path / f"prefect-{name}"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    env.pop("PREFECT_API_URL", None)
+               PREFECT_HOME=str(tmp_path / f"prefect-{name}"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_API_URL=api_url)
     log = open(tmp_path / f"{name}.log", "wb")
     return subprocess.Popen([sys.executable, "-m", "newswatch.cli", "run", "--feeds", feeds], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -53,9 +53,9 @@ def _feeds(tmp_path, server) -> str:
 
 
 def test_sigkill_mid_run_then_restart_completes_without_duplicates(settings, slow_site, tmp_path, es_client, gold,
-                                                                  fault_report):
+                                                                  fault_report, prefect_api_url):
     feeds = _feeds(tmp_path, slow_site)
-    victim = _run(settings, feeds, tmp_path, "victim")
+    victim = _run(settings, feeds, tmp_path, "victim", prefect_api_url)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until it is fetching pages, then kill it hard
         if sum(n for p, n in slow_site.hits.items() if p.startswith("/articles/")) >= 2:
@@ -67,7 +67,7 @@ def test_sigkill_mid_run_then_restart_completes_without_duplicates(settings, slo
     indexed_before = len(_stories(es_client, settings)) if es_client.indices.exists_alias(
         name=Indices(settings).stories) else 0
     slow_site.delay = 0.0
-    survivor = _run(settings, feeds, tmp_path, "survivor")
+    survivor = _run(settings, feeds, tmp_path, "survivor", prefect_api_url)
     assert survivor.wait(timeout=300) == 0, (tmp_path / "survivor.log").read_text()[-3000:]
     (summary,) = _summaries(settings)  # the killed run never wrote one
     assert summary["status"] in ("ok", "completed_with_errors")
@@ -80,9 +80,10 @@ def test_sigkill_mid_run_then_restart_completes_without_duplicates(settings, slo
                  note=f"{indexed_before} stored before the kill, 7 after restart, 0 duplicates")
 
 
-def test_two_runs_started_at_once_do_not_both_ingest(settings, slow_site, tmp_path, es_client, fault_report):
+def test_two_runs_started_at_once_do_not_both_ingest(settings, slow_site, tmp_path, es_client, fault_report,
+                                                    prefect_api_url):
     feeds = _feeds(tmp_path, slow_site)
-    procs = [_run(settings, feeds, tmp_path, f"run{i}") for i in range(2)]
+    procs = [_run(settings, feeds, tmp_path, f"run{i}", prefect_api_url) for i in range(2)]
     for i, p in enumerate(procs):
         assert p.wait(timeout=300) in (0, 1), (tmp_path / f"run{i}.log").read_text()[-3000:]
     summaries = _summaries(settings)
@@ -99,14 +100,14 @@ def test_two_runs_started_at_once_do_not_both_ingest(settings, slow_site, tmp_pa
                  note="one ran, one skipped (ES lock); every page fetched once")
 
 
-def test_secrets_never_reach_logs_errors_or_summaries(settings, fixture_server, tmp_path, es_client):
+def test_secrets_never_reach_logs_errors_or_summaries(settings, fixture_server, tmp_path, es_client, prefect_api_url):
     """A run with an API key and an SMTP password set: neither appears in its output, errors or summary."""
     secrets = {"ES_API_KEY": "c2VjcmV0LWtleS1kby1ub3QtbG9n", "SMTP_PASSWORD": "hunter2-do-not-log"}
     feeds = _feeds(tmp_path, fixture_server)
     env = dict(os.environ, **secrets)
     env.update(ES_URL=settings.es_url, NEWSWATCH_INDEX_PREFIX=settings.index_prefix,
                NEWSWATCH_HOME=str(settings.home), NEWSWATCH_ALLOW_LOOPBACK="1", PREFECT_HOME=str(tmp_path / "ph"),
-               PREFECT_LOGGING_LEVEL="DEBUG", SMTP_HOST="127.0.0.1", SMTP_PORT="1")
+               PREFECT_API_URL=prefect_api_url, PREFECT_LOGGING_LEVEL="DEBUG", SMTP_HOST="127.0.0.1", SMTP_PORT="1")
     out = subprocess.run([sys.executable, "-m", "newswatch.cli", "run", "--feeds", feeds], env=env,
                          capture_output=True, text=True, timeout=300)
     doctor = subprocess.run([sys.executable, "-m", "newswatch.cli", "doctor"], env=env, capture_output=True,
