@@ -61,7 +61,7 @@ _STAMP = "%Y-%m-%dT%H:%M:%S%z"
 
 
 # trafilatura's byline search (``extract_author``) copies the tree and runs three XPaths whose regular-expression
-# tests call back into Python for every element: about 1 ms a page. Each of its expressions needs an <author> or
+# tests call back into Python for every element, on every page. Each of its expressions needs an <author> or
 # <rel> element, or one of these words in a class, id, itemprop, rel, data-testid or data-component attribute
 # (tests/unit/test_extraction.py checks this against the installed trafilatura's expressions); where none is
 # there, the search cannot find anything and is skipped.

@@ -62,7 +62,7 @@ def read_entries(path: str):
 # The runner when none is named: Beam's in-process portable runner. It is what ``DirectRunner`` runs a batch
 # pipeline like this one on, but ``DirectRunner`` first tries Beam's Prism runner, which it downloads from GitHub
 # at run time when it is not installed (here: a failed download on every run), and first walks the graph twice to
-# see which runner supports it: about 0.3 s of this process's CPU a run. ``--runner=DirectRunner`` still does that.
+# see which runner supports it. ``--runner=DirectRunner`` still does that.
 DEFAULT_RUNNER = "FnApiRunner"
 IN_PROCESS_RUNNERS = ("DirectRunner", "SwitchingDirectRunner", "FnApiRunner")  # run the Beam worker in this process
 
