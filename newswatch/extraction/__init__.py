@@ -11,8 +11,9 @@ from .article import html_to_article
 from .entities import Mention, find_mentions
 from .finance import find_finance
 from .ner import merge
+from .parties import fill_parties, mark_equivalents_and_repeats
 
-EXTRACTION_VERSION = "2026.12.1"
+EXTRACTION_VERSION = "2026.12.2"
 # organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
 NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
 
@@ -75,6 +76,9 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     else:
         found = find_finance(full, mentions, published=published, site=site, lang=lang)
     finance = _dedupe(found, headlines)
+    mark_equivalents_and_repeats(finance, full)
+    if doc is None:
+        fill_parties(finance, mentions, len(title or ""))
     ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),

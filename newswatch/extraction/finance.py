@@ -33,7 +33,7 @@ WORDS = {"dollars": "USD", "dollar": "USD", "US dollars": "USD", "U.S. dollars":
          "somoni": "TJS", "manats": "TMT", "manat": "TMT", "sums": "UZS", "sum": "UZS", "soums": "UZS",
          "soum": "UZS", "rupees": "Rs", "rupee": "Rs", "pounds": "GBP", "pounds sterling": "GBP", "won": "KRW",
          "lira": "TRY", "liras": "TRY", "lari": "GEL", "afghanis": "AFN", "dirhams": "AED", "riyals": "SAR",
-         "Swiss francs": "CHF", "francs": "CHF"}
+         "Swiss francs": "CHF", "francs": "CHF", "special drawing rights": "XDR", "SDRs": "XDR", "SDR": "XDR"}
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _SCALE = r"(?:\s?(?:trillion|billion|million|thousand|crore|lakh)\b|(?:tn|trn|bn|bln|mn|mln|m|k)\b)"
@@ -72,7 +72,9 @@ RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)
                          r"is worth|equall?ed|equals|traded at|trades at|stood at|was at|cost|costs|was|is)\s*$", re.I)
 PAIR_BEFORE = re.compile(r"[A-Z]{3}/\s*$|=\s*$")  # "USD/UZS 12,520", "1 USD = 12,650 UZS"
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("loan", re.compile(r"\b(?:loans?|credit lines?|lines? of credit|credit facilit(?:y|ies)|lend(?:s|ing)?|lent|"
+    ("financing_mixed", re.compile(r"\b(?:grants?\s+and\s+loans?|loans?\s+and\s+grants?|loans?,\s+grants?)\b", re.I)),
+    ("loan", re.compile(r"\b(?:loan(?:s|ed)?|credit lines?|lines? of credit|credit facilit(?:y|ies)|"
+                        r"credit agreements?|export credits?|lend(?:s|ing)?|lent|"
                         r"lenders?|borrow(?:s|ed|ing)?|roll(?:s|ed)? over|rollover|stand-?by arrangement|"
                         r"bail-?outs?|concessional)\b", re.I)),
     ("grant", re.compile(r"\bgrants?\b", re.I)),
@@ -81,13 +83,16 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("investment", re.compile(r"\b(?:invest(?:s|ed|ing|ment|ments|or|ors)?|FDI|stakes?|acquisitions?|"
                               r"acquired?)\b", re.I)),
     ("investment_weak", re.compile(r"\b(?:plants?|factor(?:y|ies)|refiner(?:y|ies)|smelters?|mines?)\b", re.I)),
-    ("trade", re.compile(r"\b(?:trade|exports?|imports?|exported|imported|trading partners?)\b", re.I)),
+    ("trade", re.compile(r"\b(?:trade(?:\s+turnover)?|exports?|imports?|exported|imported|trading partners?|"
+                         r"turnover\s+between)\b", re.I)),
     ("debt", re.compile(r"\b(?:debts?|owes?|owed|owing|repay(?:s|ment|ments)?|arrears|liabilit(?:y|ies)|"
-                        r"bonds?|eurobonds?|indebted)\b", re.I)),
+                        r"bonds?|eurobonds?|indebted|writ(?:e|es|ten|ing)\s+off|write-?offs?|"
+                        r"restructur(?:e|es|ed|ing))\b", re.I)),
     ("reserves", re.compile(r"\breserves\b", re.I)),
-    ("market", re.compile(r"\b(?:trading (?:volume|value)|turnover|market (?:capitali[sz]ation|cap|value)|"
+    ("market", re.compile(r"\b(?:trading (?:volume|value)|(?<!trade )turnover(?!\s+between)|market (?:capitali[sz]ation|cap|value)|"
                           r"stock market|prime market|shares changed hands|share average|stock index)\b", re.I)),
     ("financing", re.compile(r"\b(?:financ(?:e|es|ed|ing)|fund(?:s|ed|ing)?|commit(?:s|ted|ment|ments)|pledg(?:e|es|ed)|"
+                             r"facilit(?:y|ies)|"
                              r"spend(?:s|ing)?|spent|budget)\b")),
 ]
 KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same matches, found faster
@@ -99,7 +104,7 @@ _KIND_GATED = [Gated(rx) for _k, rx in KIND_PATTERNS]
 _KIND_GATES = sorted(((p, i, g.anycase) for i, g in enumerate(_KIND_GATED) for p in g.prefixes or ()),
                      key=lambda g: not g[2])
 _UNGATED = frozenset(i for i, g in enumerate(_KIND_GATED) if g.prefixes is None)
-PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
+PRIORITY = {"financing_mixed": -1, "loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
             "financing": 8, "investment_weak": 9}
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
                            r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
@@ -389,7 +394,7 @@ def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: i
             best = cand
     if best is None:
         return "other"
-    return "investment" if best[2] == "investment_weak" else best[2]
+    return {"investment_weak": "investment", "financing_mixed": "financing"}.get(best[2], best[2])
 
 
 BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.I)
