@@ -109,7 +109,8 @@ PRIORITY = {"financing_mixed": -1, "loan": 0, "grant": 1, "aid": 2, "debt": 3, "
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
                            r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
                            r"agree[sd]?|took|takes?|taken)\b", re.I)
-GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
+GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|loaned|(?:will|to|would|could|may)\s+loan|wr(?:ote|ite|ites|itten)\s+off|"
+                        r"forg(?:ave|ive|ives|iven)|spen(?:d|ds|t)|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
                         r"open(?:s|ed)|extend(?:s|ed)|commit(?:s|ted)|pledg(?:e|es|ed)|offer(?:s|ed)|roll(?:s|ed)? over|"
                         r"invest(?:s|ed)?|add(?:s|ed)?|will add|financ(?:e|es|ed)|disburs(?:e|es|ed)|"
                         r"allocat(?:e|es|ed))\b", re.I)
@@ -400,8 +401,11 @@ def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: i
 BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.I)
 TO_BEFORE = re.compile(r"\b(?:to|for|into|in)\s+(?:the\s+)?$")
 CLAUSE_WORDS = fast_start(re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b"))
-FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$")
-FLOW_NOUN_AFTER = re.compile(r"(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b")
+FROM_BEFORE = re.compile(r"\b(?:from|(?:signed|provided|financed|funded|granted|extended|offered|backed|"
+                         r"underwritten|approved|lent|loaned|disbursed|allocated)\s+by)\s+(?:the\s+)?$")
+WITH_BEFORE = re.compile(r"\bwith\s+(?:the\s+)?$")  # "a credit agreement for $700 million with <a bank>"
+_FLOW_NOUN = r"(?:financing|loans?|investments?|aid|assistance|ODA|credits?|grants?|funding|lending)\b"
+FLOW_NOUN_AFTER = re.compile(rf"(?:['’]s\s+(?:[\w-]+\s+){{0,4}}?{_FLOW_NOUN}|\s+{_FLOW_NOUN})")
 
 
 def _party_value(m: Mention) -> str | None:
@@ -437,17 +441,22 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
             if RECEIVE_VERBS.search(between) and not GIVE_VERBS.search(between):
                 recipient = m.ref.id
                 break
-    # lender: "from China", an institution or state that gives/lends before the amount, "CCP financing"
-    for m in in_sent:
-        if m.start >= end and len(text[end:m.start]) < 60 and FROM_BEFORE.search(text[end:m.start]):
+    # lender: an institution or state that gives/lends before the amount ("the EBRD will provide $195 million,
+    # including funds from Canada"), "from China" / "signed by ADQ" / "with <a bank>" after it, "CCP financing"
+    for m in reversed([x for x in in_sent if x.end <= start]):
+        between = text[m.end:start]
+        if m.ref.type == "org" and m.ref.kind not in LENDER_KINDS:
+            continue
+        if GIVE_VERBS.search(between) and not RECEIVE_VERBS.search(between):
             lender = _party_value(m)
             break
     if lender is None:
-        for m in reversed([x for x in in_sent if x.end <= start]):
-            between = text[m.end:start]
-            if m.ref.type == "org" and m.ref.kind not in LENDER_KINDS:
+        for m in in_sent:
+            gap = text[end:m.start]
+            if m.start < end or len(gap) >= 60:
                 continue
-            if GIVE_VERBS.search(between) and not RECEIVE_VERBS.search(between):
+            if FROM_BEFORE.search(gap) or (WITH_BEFORE.search(gap) and m.ref.type == "org"
+                                           and m.ref.kind in LENDER_KINDS):
                 lender = _party_value(m)
                 break
     if lender is None:

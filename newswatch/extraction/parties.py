@@ -61,6 +61,9 @@ def fill_parties(finance: list, mentions: list[Mention], title_end: int) -> None
         if f.kind in FLOW_KINDS:
             last = f
     flows = [f for f in finance if f.kind in FLOW_KINDS]
+    named = {f.lender for f in flows} - {None}
+    # the one lender the story names for its flows lends the rest of them too
+    funder = funder or (named.pop() if len(named) == 1 else None)
     for prev, f in zip([None, *flows], flows):
         if f.lender is None:
             f.lender = prev.lender if prev is not None and f.start - prev.end <= CARRY and prev.lender else funder
