@@ -20,13 +20,15 @@ from .usd import to_usd
 # ---------------------------------------------------------------- surface patterns
 
 SCALES = {"trillion": 1e12, "tn": 1e12, "trn": 1e12, "billion": 1e9, "bn": 1e9, "bln": 1e9, "million": 1e6,
-          "mn": 1e6, "mln": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3, "crore": 1e7, "lakh": 1e5}
-SYMBOLS = [("US$", "USD"), ("U.S.$", "USD"), ("US $", "USD"), ("U.S. $", "USD"), ("A$", "AUD"), ("AU$", "AUD"),
+          "mn": 1e6, "mln": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3, "crore": 1e7, "lakh": 1e5, "b": 1e9}
+SYMBOLS = [("US$", "USD"), ("$US", "USD"), ("Tenge", "KZT"), ("U.S.$", "USD"), ("US $", "USD"), ("U.S. $", "USD"), ("A$", "AUD"), ("AU$", "AUD"),
            ("C$", "CAD"), ("CA$", "CAD"), ("HK$", "HKD"), ("NT$", "TWD"), ("NZ$", "NZD"), ("S$", "SGD"), ("R$", "BRL"),
            ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY?"), ("₹", "INR"), ("₽", "RUB"), ("₸", "KZT"),
            ("₩", "KRW"), ("₺", "TRY"), ("Rs.", "Rs"), ("Rs", "Rs"), ("RMB", "CNY")]
 CODES = ["USD", "EUR", "GBP", "JPY", "CNY", "CHF", "RUB", "KZT", "UZS", "KGS", "TJS", "TMT", "PKR", "INR", "TRY",
-         "AUD", "CAD", "HKD", "KRW", "AFN", "AZN", "GEL", "MNT", "IRR", "SAR", "AED"]
+         "AUD", "CAD", "HKD", "KRW", "AFN", "AZN", "GEL", "MNT", "IRR", "SAR", "AED", "QAR", "KWD", "EGP", "BRL",
+         "MXN", "SGD", "NZD", "SEK", "NOK", "DKK", "PLN", "UAH", "BYN", "AMD", "IDR", "MYR", "THB", "VND", "BDT",
+         "LKR", "NPR", "XDR"]
 WORDS = {"dollars": "USD", "dollar": "USD", "US dollars": "USD", "U.S. dollars": "USD", "euros": "EUR",
          "euro": "EUR", "yuan": "CNY", "renminbi": "CNY", "RMB": "CNY", "yen": "JPY", "roubles": "RUB",
          "rubles": "RUB", "rouble": "RUB", "ruble": "RUB", "tenge": "KZT", "soms": "KGS", "som": "KGS",
@@ -34,15 +36,33 @@ WORDS = {"dollars": "USD", "dollar": "USD", "US dollars": "USD", "U.S. dollars":
          "soum": "UZS", "rupees": "Rs", "rupee": "Rs", "pounds": "GBP", "pounds sterling": "GBP", "won": "KRW",
          "lira": "TRY", "liras": "TRY", "lari": "GEL", "afghanis": "AFN", "dirhams": "AED", "riyals": "SAR",
          "Swiss francs": "CHF", "francs": "CHF", "special drawing rights": "XDR", "SDRs": "XDR", "SDR": "XDR"}
+# a currency named with its country ("125 million Australian dollars", "18.2 billion Saudi riyals")
+WORDS.update({f"{adj} {unit}": code for code, adj, units in [
+    ("AUD", "Australian", ("dollars", "dollar")), ("CAD", "Canadian", ("dollars", "dollar")),
+    ("HKD", "Hong Kong", ("dollars", "dollar")), ("SGD", "Singapore", ("dollars", "dollar")),
+    ("NZD", "New Zealand", ("dollars", "dollar")), ("TWD", "Taiwan", ("dollars", "dollar")),
+    ("SAR", "Saudi", ("riyals", "riyal")), ("QAR", "Qatari", ("riyals", "riyal")), ("AED", "UAE", ("dirhams", "dirham")),
+    ("AED", "Emirati", ("dirhams", "dirham")), ("EGP", "Egyptian", ("pounds", "pound")),
+    ("INR", "Indian", ("rupees", "rupee")), ("PKR", "Pakistani", ("rupees", "rupee")),
+    ("LKR", "Sri Lankan", ("rupees", "rupee")), ("CNY", "Chinese", ("yuan",)), ("JPY", "Japanese", ("yen",)),
+    ("RUB", "Russian", ("roubles", "rubles", "rouble", "ruble")), ("KZT", "Kazakh", ("tenge",)),
+    ("UZS", "Uzbek", ("soums", "sums", "soum", "sum")), ("KGS", "Kyrgyz", ("soms", "som")),
+    ("TJS", "Tajik", ("somoni",)), ("TMT", "Turkmen", ("manats", "manat")), ("TRY", "Turkish", ("lira", "liras")),
+    ("KRW", "South Korean", ("won",)), ("GBP", "British", ("pounds", "pound")), ("BRL", "Brazilian", ("reais", "real")),
+    ("MXN", "Mexican", ("pesos", "peso")), ("UAH", "Ukrainian", ("hryvnias", "hryvnia")),
+    ("AZN", "Azerbaijani", ("manats", "manat")), ("AMD", "Armenian", ("drams", "dram")),
+    ("GEL", "Georgian", ("lari",)), ("IRR", "Iranian", ("rials", "rial")), ("AFN", "Afghan", ("afghanis",))]
+    for unit in units})
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_SCALE = r"(?:\s?(?:trillion|billion|million|thousand|crore|lakh)\b|(?:tn|trn|bn|bln|mn|mln|m|k)\b)"
+# Indian grouping first ("4,04,61,35,54,436"), then thousands ("1,250,000"), then plain digits
+_NUM = r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_SCALE = r"(?:\s?(?i:trillion|billion|million|thousand|crore|lakh)\b|(?i:tn|trn|bn|bln|mn|mln|m|k|b)\b)"
 _SYM = "|".join(re.escape(s) for s, _ in sorted(SYMBOLS, key=lambda x: -len(x[0])))
 _CODE = "|".join(CODES)
 _WORD = "|".join(re.escape(w) for w in sorted(WORDS, key=len, reverse=True))
 _HEDGE = (r"(?:about|around|roughly|approximately|approx\.|nearly|almost|some|over|more than|less than|under|"
           r"up to|at least|close to|an estimated|estimated|as much as|upwards of|in excess of|just over|"
-          r"just under|well over|below|above|~)")
+          r"just under|well over|below|above|estimated at|valued at|did not exceed|not exceeding|no more than|~)")
 
 _PRE = rf"(?:{_SYM}|(?:{_CODE})\s?)"
 PREFIXED = re.compile(rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s(?P<postword>{_WORD})\b)?")
@@ -58,14 +78,20 @@ PRE_TAIL = re.compile(rf"(?:{_PRE})\s?$")  # a currency prefix right before a nu
 PRE_LAST = frozenset(sym[-1] for sym, _ in SYMBOLS) | frozenset(code[-1] for code in CODES)
 SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
-    rf"\s(?P<word>{_WORD})\b")
+    rf"\s(?P<word>{_WORD}|{_CODE})\b")
+# Xinhua's compound adjective: "a 100-million-US-dollar loan", "500-million-U.S.-dollar"
+COMPOUND = re.compile(rf"(?<![\w.,])(?P<a>{_NUM})-(?P<s1>(?i:trillion|billion|million|thousand))-"
+                      r"(?:(?P<us>US|U\.S\.)-)?(?P<word>dollar|euro|yuan|yen|rouble|ruble|pound)\b")
+COMPOUND_CODES = {"dollar": "USD", "euro": "EUR", "yuan": "CNY", "yen": "JPY", "rouble": "RUB", "ruble": "RUB",
+                  "pound": "GBP"}
+CENTS = re.compile(r"(?<![\w.,$€£–-])(?P<a>\d{1,3}(?:\.\d+)?)\s(?P<us>US\s|U\.S\.\s)?(?:cents|euro cents)\b")
 VAGUE = Gated(re.compile(
     r"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
     r"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b"))
 HEDGE_BEFORE = re.compile(rf"\b{_HEDGE}\s*$", re.IGNORECASE)
 UNIT_AFTER = re.compile(r"^\s*(?:per\b|a\s+(?:barrel|share|tonne|ton|litre|liter|gallon|kilo|kilogram|pound|head|"
                         r"month|year|day|unit|megawatt|kilowatt|cubic)|an\s+(?:ounce|hour)|/|each\b)", re.I)
-RATE_AFTER = re.compile(r"^\s*(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\s+)?(?:dollar|euro|yuan|yen|rouble|ruble)\b"
+RATE_AFTER = re.compile(r"^\s*=|^\s*(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\s+)?(?:dollar|euro|yuan|yen|rouble|ruble)\b"
                         , re.I)
 
 RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)\s+(?:bought|buys|fetched|fetches|was worth|"
@@ -237,7 +263,17 @@ def _find_raw(text: str) -> list[RawMention]:
         if m.group("sep") == "to" and CHANGE_FROM.search(text[max(0, m.start() - 60):m.start()]):
             continue
         keep(_raw(text, m.start(), m.end(), m.group("a"), m.group("s1"), m.group("b"), m.group("s2"),
-                  WORDS[m.group("word")], prefixed=False))
+                  WORDS.get(m.group("word"), m.group("word")), prefixed=False))
+    if "illion-" in text:
+        for m in COMPOUND.finditer(text):
+            if not overlaps(m.start(), m.end()):
+                keep(_raw(text, m.start(), m.end(), m.group("a"), m.group("s1"), None, None,
+                          COMPOUND_CODES[m.group("word")], prefixed=False))
+    if "cents" in text:
+        for m in CENTS.finditer(text):
+            if not overlaps(m.start(), m.end()):
+                keep(RawMention(m.start(), m.end(), m.group(), float(Decimal(m.group("a")) / 100),
+                                None, "EUR" if "euro" in m.group() else "USD", False))
     for m in VAGUE.finditer(text):
         if overlaps(m.start(), m.end()):
             continue
@@ -262,21 +298,21 @@ def _raw(text: str, start: int, end: int, a: str, s1: str | None, b: str | None,
         return None  # "$5 billion to 2" is not a range
     after = text[end:end + 30]
     before = text[max(0, start - 12):start]
-    if UNIT_AFTER.match(after) or RATE_AFTER.match(after):
-        return None  # a price per unit or an exchange rate
+    if RATE_AFTER.match(after):
+        return None  # an exchange rate
+    if prefixed and not (s1 or s2) and UNIT_AFTER.match(after):
+        return None  # "$74 a barrel": a price per unit
     if PAIR_BEFORE.search(before) or RATE_BEFORE.search(text[max(0, start - 40):start]):
         return None  # "USD/UZS 12,520", "1 USD = 12,650 UZS", "the dollar bought 12,650 soums" are rates
     if not (s1 or s2):
         # without a scale word: "$82.10" (cents) is a price, "$2,150" after "gold" is a price, "2022 yen" is a
         # year; keep round sums such as "$25,000" or "a fine of $5,000"
-        if "." in a:
+        # without a scale word a symbol's small figure is a price ("$82.10", "$14.75" a share, "$2,150" after
+        # "gold"); a currency word after the figure states money (a tariff of "191 soums"), but not a year
+        if prefixed and ("." in a or amount < 1000 or PRICE_BEFORE.search(text[max(0, start - 40):start])):
             return None
-        if prefixed and amount < 1000:
-            return None
-        if not prefixed and ("," not in a or amount < 10_000):
-            return None
-        if PRICE_BEFORE.search(text[max(0, start - 40):start]):
-            return None
+        if not prefixed and "," not in a and "." not in a and 1900 <= amount <= 2100:
+            return None  # "2022 yen": a year before a currency word
     hedge = _hedge(text, start)
     approx = hedge is not None
     surface_start = start
