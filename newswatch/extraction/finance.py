@@ -98,9 +98,13 @@ RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)
                          r"is worth|equall?ed|equals|traded at|trades at|stood at|was at|cost|costs|was|is)\s*$", re.I)
 PAIR_BEFORE = re.compile(r"[A-Z]{3}/\s*$|=\s*$")  # "USD/UZS 12,520", "1 USD = 12,650 UZS"
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("financing_mixed", re.compile(r"\b(?:grants?\s+and\s+loans?|loans?\s+and\s+grants?|loans?,\s+grants?)\b", re.I)),
+    # kinds of financing that outrank the words inside them: a mix of grants and loans, a currency swap line
+    ("financing_mixed", re.compile(r"\b(?:grants?\s+and\s+loans?|loans?\s+and\s+grants?|loans?,\s+grants?|"
+                                   r"currency\s+swaps?|swaps?(?:\s+currency)?(?:\s+(?:lines?|facilit(?:y|ies)|"
+                                   r"agreements?|arrangements?))?)\b", re.I)),
     ("loan", re.compile(r"\b(?:loan(?:s|ed)?|credit lines?|lines? of credit|credit facilit(?:y|ies)|"
-                        r"credit agreements?|export credits?|lend(?:s|ing)?|lent|"
+                        r"credit agreements?|export credits?|preferential (?:terms|credits?)|deposits|"
+                        r"lend(?:s|ing)?|lent|"
                         r"lenders?|borrow(?:s|ed|ing)?|roll(?:s|ed)? over|rollover|stand-?by arrangement|"
                         r"bail-?outs?|concessional)\b", re.I)),
     ("grant", re.compile(r"\bgrants?\b", re.I)),
@@ -118,7 +122,7 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("market", re.compile(r"\b(?:trading (?:volume|value)|(?<!trade )turnover(?!\s+between)|market (?:capitali[sz]ation|cap|value)|"
                           r"stock market|prime market|shares changed hands|share average|stock index)\b", re.I)),
     ("financing", re.compile(r"\b(?:financ(?:e|es|ed|ing)|fund(?:s|ed|ing)?|commit(?:s|ted|ment|ments)|pledg(?:e|es|ed)|"
-                             r"facilit(?:y|ies)|"
+                             r"facilit(?:y|ies)|packages?|(?:total|project|estimated) costs? of|"
                              r"spend(?:s|ing)?|spent|budget)\b")),
 ]
 KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same matches, found faster
