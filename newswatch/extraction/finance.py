@@ -445,7 +445,7 @@ FROM_BEFORE = re.compile(r"\b(?:from|(?:signed|provided|financed|funded|granted|
                          r"underwritten|approved|lent|loaned|disbursed|allocated)\s+by)\s+(?:the\s+)?$")
 WITH_BEFORE = re.compile(r"\bwith\s+(?:the\s+)?$")  # "a credit agreement for $700 million with <a bank>"
 _FLOW_NOUN = r"(?:financing|loans?|investments?|aid|assistance|ODA|credits?|grants?|funding|lending)\b"
-FLOW_NOUN_AFTER = re.compile(rf"(?:['’]s\s+(?:[\w-]+\s+){{0,4}}?{_FLOW_NOUN}|\s+{_FLOW_NOUN})")
+FLOW_NOUN_AFTER = re.compile(rf"(?:['’]s\s+(?:[\w-]+\s+){{0,4}}?{_FLOW_NOUN}|\s+{_FLOW_NOUN})", re.I)
 
 
 def _party_value(m: Mention) -> str | None:
@@ -501,7 +501,7 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
                 break
     if lender is None:
         for m in in_sent:  # "<party> financing|loans|investment" right next to the flow word
-            tail = text[m.end:m.end + 25]
+            tail = text[m.end:m.end + 60]
             if FLOW_NOUN_AFTER.match(tail):
                 lender = _party_value(m)
                 break
