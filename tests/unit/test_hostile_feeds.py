@@ -3,7 +3,6 @@ credentials, NUL bytes. Pure functions and one feed poll over a fetcher that rai
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 
 import pytest
 
@@ -48,7 +47,7 @@ def test_relative_links_are_resolved_the_same_by_both_parsers():
             b'<item><title>b</title><link>https://x.kz/news/2</link></item></channel></rss>')
     fast = parse_feed(body, "https://x.kz/rss.xml", {"content-type": "application/rss+xml"})
     slow = parse_feed(body, "https://x.kz/rss.xml", {"content-type": "application/rss+xml"}, fast=False)
-    assert [asdict(e) for e in fast.entries] == [asdict(e) for e in slow.entries]
+    assert [e.to_dict() for e in fast.entries] == [e.to_dict() for e in slow.entries]
     assert [e.link for e in fast.entries] == ["https://x.kz/news/1", "https://x.kz/news/2"]
     assert not fast.rejected_entries
 
