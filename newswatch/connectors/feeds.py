@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from xml.etree.ElementTree import ParseError
 
 import courlan
@@ -60,50 +59,13 @@ class PollResult:
     rejected_entries: list[dict] = field(default_factory=list)
 
 
-# Query parameters that only say how a reader arrived (campaign tags, click ids, session ids), never which story:
-# dropped from the canonical URL. Every other parameter is kept: `read.asp?NewsID=1001` and `?NewsID=1002` are two
-# stories. (Documented in docs/extraction.md; a name matches case-insensitively, `utm_*` by prefix.)
-TRACKING_PARAMS = frozenset({
-    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "ysclid", "twclid", "ttclid",
-    "igshid", "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id",
-    "vero_id", "vero_conv", "wt_mc", "wt.mc_id", "at_medium", "at_campaign", "cmpid", "s_cid", "ito",
-    "phpsessid", "jsessionid", "aspsessionid", "sessionid", "session_id", "cfid", "cftoken", "sid_track",
-})
-TRACKING_PREFIXES = ("utm_", "ga_", "pk_", "mtm_", "hsa_", "itm_")
-
-
-def is_tracking_param(name: str) -> bool:
-    name = name.lower()
-    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
-
-
-def strip_credentials(url: str) -> str:
-    """``url`` without the ``user:password@`` part (never stored, logged or hashed into an id)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
 def canonicalize(url: str) -> str | None:
-    """Canonical form of a story URL: no credentials, tracking parameters (:data:`TRACKING_PARAMS`) dropped,
-    every other query parameter kept (sorted), host lower-cased, no fragment."""
+    """Canonical form of a story URL: tracking parameters (utm_*, fbclid...) dropped, host lower-cased."""
     try:
-        cleaned = courlan.clean_url(strip_credentials(url.strip()))
+        cleaned = courlan.clean_url(url.strip())
         if not cleaned:
             return None
-        parts = urlsplit(cleaned)
-        if not parts.query:  # the form every stored id without a query was made from: unchanged
-            return courlan.normalize_url(cleaned, strict=True)
-        query = parse_qs(parts.query)
-        kept = {k: query[k] for k in sorted(query) if not is_tracking_param(k)}
-        base = courlan.normalize_url(urlunsplit(parts._replace(query="")), strict=True)
-        if not kept:
-            return base
-        return urlunsplit(urlsplit(base)._replace(path=urlsplit(base).path or "/", query=urlencode(kept, doseq=True)))
+        return courlan.normalize_url(cleaned, strict=True)
     except (ValueError, TypeError):
         return None
 
@@ -245,8 +207,6 @@ def _parse_fast(body: bytes, feed_url: str, root, response_headers: dict) -> Pol
         seen: set[str] = set()
         for raw in parsed.entries[:MAX_ENTRIES_PER_FEED]:
             link = (raw.get("link") or "").strip()
-            if not link.lower().startswith(("http://", "https://")):
-                return None  # a relative link: feedparser resolves it against xml:base and the feed's URL
             links = raw.get("links") or []
             if not link or (links and not any(x.get("href") == raw.get("link") and x.get("rel") in (None, "alternate")
                                               for x in links)):
@@ -266,7 +226,6 @@ def _add_entry(result: PollResult, seen: set[str], feed_url: str, link: str, *, 
     if not link:
         result.rejected_entries.append({"title": title, "reason": "entry has no link"})
         return
-    link = strip_credentials(link)
     if not link.lower().startswith(("http://", "https://")):
         result.rejected_entries.append({"link": link[:200], "reason": "link is not http(s)"})
         return
@@ -297,7 +256,7 @@ def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None,
                fast: bool = True) -> PollResult:
     """Parse feed bytes into entries. Never raises for bad input: returns status 'error' instead.
     ``fast=False``: feedparser only (the fast parser is tried first otherwise, where it applies)."""
-    headers = {"content-location": feed_url, **(response_headers or {})}  # the base of relative links
+    headers = response_headers or {}
     danger, root = _precheck_xml(body)
     if danger:
         return PollResult(feed_url, "error", error=danger, error_kind="unsafe_xml")
@@ -333,14 +292,7 @@ def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None,
 
 def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None, parse=None) -> PollResult:
     """Fetch one feed with conditional GET and parse it (``parse(fn, *args)`` runs the parser: the caller may
-    hand it to another process; default: here). Never raises: any failure is this feed's error."""
-    try:
-        return _poll_feed(fetcher, feed_url, state, parse)
-    except Exception as exc:  # noqa: BLE001 - one feed's failure (a NUL in its URL...) must not stop the others
-        return PollResult(feed_url, "error", error=f"{type(exc).__name__}: {str(exc)[:300]}", error_kind="poll_error")
-
-
-def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> PollResult:
+    hand it to another process; default: here)."""
     headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
     if state:
         if state.get("etag"):
