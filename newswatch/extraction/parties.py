@@ -74,7 +74,8 @@ def fill_parties(finance: list, mentions: list[Mention], title_end: int) -> None
         if f.recipient is None:
             if prev is not None and f.start - prev.end <= CARRY and prev.recipient:
                 f.recipient = prev.recipient
-            else:
+            elif not any(m.ref.type == "region" and abs(m.start - f.start) < 150 for m in mentions):
+                # (a regional total, "$105 billion in Central Asia", has no one recipient)
                 f.recipient = subjects[0] if subjects else None
         if f.recipient is not None and f.recipient == state_of(f.lender, mentions):
             f.recipient = None
