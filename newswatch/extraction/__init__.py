@@ -7,16 +7,14 @@ from __future__ import annotations
 from datetime import date
 
 from ..schemas.story import Entity, ExtractionResult
-from .actors import drop_non_actors
 from .article import html_to_article
 from .entities import Mention, find_mentions
 from .finance import find_finance
 from .ner import merge
-from .parties import fill_parties, mark_equivalents_and_repeats
 
-EXTRACTION_VERSION = "2026.12.2"
-# organisations whose country is not implied by a mention ("the Washington Post reported", "(Xinhua)": credits)
-NON_STATE_KINDS = frozenset({"media", "state-media", "research", "ngo", "university"})
+EXTRACTION_VERSION = "2026.12.1"
+# organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
+NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
 
 __all__ = ["analyze_text", "extract", "full_text", "html_to_article", "warm", "EXTRACTION_VERSION"]
 
@@ -47,7 +45,6 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
         mentions = find_mentions(full)
         if ner_spans is not None:
             mentions = merge(full, mentions, ner_spans)
-        mentions = drop_non_actors(full, mentions)
     # per entity: its first mention, how often it is mentioned and its surface forms (plain values while counting:
     # a pydantic model's attribute assignment costs a microsecond each)
     seen: dict[tuple[str, str], tuple[Mention, list[int], list[str]]] = {}
@@ -63,7 +60,7 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
             got[2].append(m.surface)
         if ref.type == "country":
             countries.add(ref.id)
-        elif ref.type == "org" and ref.country and ref.kind not in NON_STATE_KINDS and not _local_arm(full, m):
+        elif ref.type == "org" and ref.country and ref.kind not in NON_STATE_KINDS:
             countries.add(ref.country)  # "China Development Bank": the state is involved too
     entities = [Entity(type=m.ref.type, id=m.ref.id, name=m.ref.name, wikidata=m.ref.wikidata, surface_forms=forms,
                        count=count[0], start=m.start, end=m.end) for m, count, forms in seen.values()]
@@ -78,9 +75,6 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     else:
         found = find_finance(full, mentions, published=published, site=site, lang=lang)
     finance = _dedupe(found, headlines)
-    mark_equivalents_and_repeats(finance, full)
-    if doc is None:
-        fill_parties(finance, mentions, len(title or ""))
     ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),
@@ -140,20 +134,6 @@ def warm() -> None:
     art = html_to_article(f"<html><head><title>Warm-up</title></head><body><article>{body}</article></body></html>",
                           min_chars=0)
     extract(art["title"] or "", art["text"], published=date(2024, 1, 2))
-
-
-def _local_arm(full: str, m: Mention) -> bool:
-    """"Sberbank Kazakhstan", "Citi Japan": a company's arm in the country named right after it, not its home."""
-    from .gazetteer import load, tokens_of
-
-    words = full[m.end:m.end + 40].split()
-    if not words or not words[0][:1].isupper():
-        return False
-    for n in (3, 2, 1):
-        ref = load().forms.get(tuple(tokens_of(" ".join(words[:n]))))
-        if ref is not None and ref.type == "country" and full[m.end:m.end + 1] == " ":
-            return True
-    return False
 
 
 def _dedupe(mentions, headlines: list[tuple[int, int]]):

@@ -19,19 +19,6 @@ def _norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
-# the heading of what follows a story on many news sites: a readers' appeal, the comments, related links
-TRAILER = re.compile(r"^(?:A Message from [^\n]{1,60}:|Dear readers,?|Support (?:our|independent) journalism[^\n]{0,40}|"
-                     r"Discussion about this post|Related (?:News|Articles|Stories|Posts)|Latest Podcast|Read more:?|"
-                     r"Comments?(?: \(\d+\))?|Leave a (?:comment|reply)|Join the conversation)\s*$", re.M | re.I)
-
-
-def cut_trailer(text: str) -> str:
-    """The story without the appeal, comments or related links that the extractor left after its last half."""
-    for m in TRAILER.finditer(text, len(text) // 2):
-        return text[:m.start()].rstrip()
-    return text
-
-
 def _story_captions(html: str | bytes, text: str) -> list[str]:
     """Captions of figures that stand among the story's own paragraphs (trafilatura drops them)."""
     import lxml.html
@@ -143,7 +130,7 @@ def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int
     if doc is None:
         return None
     d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    text = cut_trailer(d.get("text") or "")
+    text = d.get("text") or ""
     if text and (b"<figcaption" in html if isinstance(html, bytes) else "<figcaption" in html):
         captions = _story_captions(html, text)
         if captions:
