@@ -24,25 +24,54 @@ SCALES = {"trillion": 1e12, "tn": 1e12, "trn": 1e12, "billion": 1e9, "bn": 1e9, 
 SYMBOLS = [("US$", "USD"), ("U.S.$", "USD"), ("US $", "USD"), ("U.S. $", "USD"), ("A$", "AUD"), ("AU$", "AUD"),
            ("C$", "CAD"), ("CA$", "CAD"), ("HK$", "HKD"), ("NT$", "TWD"), ("NZ$", "NZD"), ("S$", "SGD"), ("R$", "BRL"),
            ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY?"), ("₹", "INR"), ("₽", "RUB"), ("₸", "KZT"),
-           ("₩", "KRW"), ("₺", "TRY"), ("Rs.", "Rs"), ("Rs", "Rs"), ("RMB", "CNY")]
+           ("₩", "KRW"), ("₺", "TRY"), ("Rs.", "Rs"), ("Rs", "Rs"), ("RMB", "CNY"), ("$US", "USD"),
+           ("Tk", "BDT"), ("Tenge", "KZT"), ("SDR", "XDR")]
 CODES = ["USD", "EUR", "GBP", "JPY", "CNY", "CHF", "RUB", "KZT", "UZS", "KGS", "TJS", "TMT", "PKR", "INR", "TRY",
-         "AUD", "CAD", "HKD", "KRW", "AFN", "AZN", "GEL", "MNT", "IRR", "SAR", "AED"]
+         "AUD", "CAD", "HKD", "KRW", "AFN", "AZN", "GEL", "MNT", "IRR", "SAR", "AED", "QAR", "KWD", "BDT", "LKR",
+         "EGP", "IDR", "MYR", "THB", "NGN", "ZAR", "BRL", "MXN", "SGD", "NZD", "UAH", "BYN", "AMD", "XDR", "ZMW",
+         "CZK", "PLN", "SEK", "NOK", "DKK", "HUF", "ILS", "VND", "PHP"]
 WORDS = {"dollars": "USD", "dollar": "USD", "US dollars": "USD", "U.S. dollars": "USD", "euros": "EUR",
          "euro": "EUR", "yuan": "CNY", "renminbi": "CNY", "RMB": "CNY", "yen": "JPY", "roubles": "RUB",
          "rubles": "RUB", "rouble": "RUB", "ruble": "RUB", "tenge": "KZT", "soms": "KGS", "som": "KGS",
          "somoni": "TJS", "manats": "TMT", "manat": "TMT", "sums": "UZS", "sum": "UZS", "soums": "UZS",
          "soum": "UZS", "rupees": "Rs", "rupee": "Rs", "pounds": "GBP", "pounds sterling": "GBP", "won": "KRW",
          "lira": "TRY", "liras": "TRY", "lari": "GEL", "afghanis": "AFN", "dirhams": "AED", "riyals": "SAR",
-         "Swiss francs": "CHF", "francs": "CHF"}
+         "Swiss francs": "CHF", "francs": "CHF", "special drawing rights": "XDR", "taka": "BDT",
+         "rupiah": "IDR", "ringgit": "MYR", "baht": "THB", "naira": "NGN", "kwacha": "ZMW", "hryvnias": "UAH",
+         "hryvnia": "UAH", "drams": "AMD", "cents": "USD/100", "US cents": "USD/100", "U.S. cents": "USD/100"}
+# a currency named with its country ("125 million Australian dollars", "18.2 billion Saudi riyals")
+COUNTRY_WORDS = {
+    "USD": ["US", "U.S.", "American", "United States"], "AUD": ["Australian"], "CAD": ["Canadian"],
+    "HKD": ["Hong Kong"], "NZD": ["New Zealand"], "SGD": ["Singapore"], "TWD": ["Taiwan", "Taiwanese"],
+    "SAR": ["Saudi"], "QAR": ["Qatari"], "AED": ["UAE", "Emirati"], "INR": ["Indian"], "PKR": ["Pakistani"],
+    "LKR": ["Sri Lankan"], "CNY": ["Chinese"], "JPY": ["Japanese"], "RUB": ["Russian"], "KZT": ["Kazakh", "Kazakhstani"],
+    "UZS": ["Uzbek"], "KGS": ["Kyrgyz"], "TJS": ["Tajik"], "TMT": ["Turkmen"], "TRY": ["Turkish"],
+    "GBP": ["British"], "EGP": ["Egyptian"], "BDT": ["Bangladeshi"], "CHF": ["Swiss"], "KRW": ["South Korean", "Korean"],
+    "BRL": ["Brazilian"], "MXN": ["Mexican"], "ZAR": ["South African"], "NGN": ["Nigerian"], "KWD": ["Kuwaiti"],
+    "UAH": ["Ukrainian"], "AMD": ["Armenian"], "AZN": ["Azerbaijani"], "GEL": ["Georgian"]}
+_UNIT_OF = {"dollars": "dollar", "dollar": "dollar", "riyals": "riyal", "riyal": "riyal", "rupees": "rupee",
+            "rupee": "rupee", "dirhams": "dirham", "dirham": "dirham", "yuan": "yuan", "yen": "yen", "roubles": "ruble",
+            "rubles": "ruble", "tenge": "tenge", "soums": "sum", "sums": "sum", "soms": "som", "somoni": "somoni",
+            "manats": "manat", "lira": "lira", "pounds": "pound", "francs": "franc", "won": "won", "rand": "rand",
+            "taka": "taka", "naira": "naira", "hryvnias": "hryvnia", "drams": "dram", "lari": "lari", "dinars": "dinar"}
+for _code, _names in COUNTRY_WORDS.items():
+    for _name in _names:
+        for _w in ("dollars", "dollar", "riyals", "rupees", "dirhams", "yuan", "yen", "roubles", "rubles", "tenge",
+                   "soums", "soms", "somoni", "manats", "lira", "pounds", "francs", "won", "rand", "taka", "naira",
+                   "hryvnias", "drams", "lari", "dinars"):
+            WORDS.setdefault(f"{_name} {_w}", _code)
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_SCALE = r"(?:\s?(?:trillion|billion|million|thousand|crore|lakh)\b|(?:tn|trn|bn|bln|mn|mln|m|k)\b)"
+# Indian grouping first ("4,04,61,35,54,436"), then thousands separators, then plain digits
+_NUM = r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# scale words in any of the cases headlines use; short forms glued or after one space ("USD 1.2 bn"), m/k glued
+_SCALE = (r"(?:\s?(?:[Tt]rillion|[Bb]illion|[Mm]illion|[Tt]housand|TRILLION|BILLION|MILLION|crore|lakh)\b|"
+          r"\s?(?:tn|trn|bn|bln|mn|mln|Bn|BN)\b|(?:m|k)\b)")
 _SYM = "|".join(re.escape(s) for s, _ in sorted(SYMBOLS, key=lambda x: -len(x[0])))
 _CODE = "|".join(CODES)
 _WORD = "|".join(re.escape(w) for w in sorted(WORDS, key=len, reverse=True))
 _HEDGE = (r"(?:about|around|roughly|approximately|approx\.|nearly|almost|some|over|more than|less than|under|"
           r"up to|at least|close to|an estimated|estimated|as much as|upwards of|in excess of|just over|"
-          r"just under|well over|below|above|~)")
+          r"just under|well over|below|above|estimated at|(?:did|does|do|will) not exceed|not exceeding|~)")
 
 _PRE = rf"(?:{_SYM}|(?:{_CODE})\s?)"
 PREFIXED = re.compile(rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s(?P<postword>{_WORD})\b)?")
@@ -58,13 +87,29 @@ PRE_TAIL = re.compile(rf"(?:{_PRE})\s?$")  # a currency prefix right before a nu
 PRE_LAST = frozenset(sym[-1] for sym, _ in SYMBOLS) | frozenset(code[-1] for code in CODES)
 SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
-    rf"\s(?P<word>{_WORD})\b")
+    rf"\s(?P<word>{_WORD}|{_CODE})\b")
+# other written forms: "75 USD million", "30 MUSD", "100-million-US-dollar" (Xinhua), "100-mln-USD"
+_SCALE_WORD = r"million|billion|trillion|mln|bln|bn|mn"
+CODE_FIRST = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})\s(?P<code>{_CODE})\s?(?P<s1>{_SCALE_WORD})\b")
+GLUED_CODE = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})\s?(?P<s1>M|B|K)(?P<code>USD|EUR)\b")
+HYPHENED = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})-(?P<s1>{_SCALE_WORD})-(?:(?:US|U\.S\.)-)?"
+                      rf"(?P<word>dollar|euro|yuan|yen|ruble|rouble|USD|EUR|CNY|JPY)s?\b")
+_SPELLED_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+                    "forty": 40, "fifty": 50, "hundred": 100, "a hundred": 100, "one hundred": 100, "half a": 0.5,
+                    "a half": 0.5, "half": 0.5, "a quarter": 0.25, "quarter of a": 0.25, "a quarter of a": 0.25,
+                    "three quarters of a": 0.75, "one and a half": 1.5, "two and a half": 2.5}
+SPELLED = Gated(re.compile(
+    r"\b(?P<n>" + "|".join(sorted(map(re.escape, _SPELLED_NUMBERS), key=len, reverse=True)) +
+    r")[\s-]+(?P<s1>million|billion|trillion)\s+(?P<word>" + "|".join(
+        re.escape(w) for w in sorted(WORDS, key=len, reverse=True) if not w.endswith("cents")) + r")\b", re.I))
 VAGUE = Gated(re.compile(
     r"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
     r"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b"))
 HEDGE_BEFORE = re.compile(rf"\b{_HEDGE}\s*$", re.IGNORECASE)
 UNIT_AFTER = re.compile(r"^\s*(?:per\b|a\s+(?:barrel|share|tonne|ton|litre|liter|gallon|kilo|kilogram|pound|head|"
                         r"month|year|day|unit|megawatt|kilowatt|cubic)|an\s+(?:ounce|hour)|/|each\b)", re.I)
+TIME_UNIT = re.compile(r"^\s*(?:per|a|an)\s+(?:month|year|day|hour)", re.I)
 RATE_AFTER = re.compile(r"^\s*(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\s+)?(?:dollar|euro|yuan|yen|rouble|ruble)\b"
                         , re.I)
 
@@ -230,8 +275,30 @@ def _find_raw(text: str) -> list[RawMention]:
             continue
         if m.group("sep") == "to" and CHANGE_FROM.search(text[max(0, m.start() - 60):m.start()]):
             continue
+        word = m.group("word")
+        if word in CODES and not (m.group("s1") or m.group("s2")) and ("," not in m.group("a") or _num(m.group("a")) < 10_000):
+            continue  # "87.30 EUR" in a rate strip: a code after a bare figure is money only when it is large
         keep(_raw(text, m.start(), m.end(), m.group("a"), m.group("s1"), m.group("b"), m.group("s2"),
-                  WORDS[m.group("word")], prefixed=False))
+                  WORDS.get(word, word), prefixed=False))
+    for rx in (CODE_FIRST, GLUED_CODE, HYPHENED):
+        for pos in number_starts:
+            m = rx.match(text, pos)
+            if m is None or overlaps(m.start(), m.end()):
+                continue
+            code = m.groupdict().get("code") or WORDS.get(m.group("word") + "s") or m.group("word").upper()
+            keep(_raw(text, m.start(), m.end(), m.group("a"), {"M": "m", "B": "bn", "K": "k"}.get(m.group("s1"), m.group("s1")),
+                      None, None, WORDS.get(code, code), prefixed=True))
+    for m in SPELLED.finditer(text):
+        if overlaps(m.start(), m.end()):
+            continue
+        n = _SPELLED_NUMBERS[m.group("n").lower()]
+        word = next((w for w in WORDS if w.lower() == m.group("word").lower()), None)
+        if word is None:
+            continue
+        amount = n * SCALES[m.group("s1").lower()]
+        hedge = _hedge(text, m.start())
+        start = max(0, m.start() - 25) + hedge.start() if hedge else m.start()
+        keep(RawMention(start, m.end(), text[start:m.end()], amount, None, WORDS[word], hedge is not None))
     for m in VAGUE.finditer(text):
         if overlaps(m.start(), m.end()):
             continue
@@ -256,19 +323,23 @@ def _raw(text: str, start: int, end: int, a: str, s1: str | None, b: str | None,
         return None  # "$5 billion to 2" is not a range
     after = text[end:end + 30]
     before = text[max(0, start - 12):start]
-    if UNIT_AFTER.match(after) or RATE_AFTER.match(after):
-        return None  # a price per unit or an exchange rate
+    if cur == "USD/100":  # "28 U.S. cents"
+        cur, amount = "USD", amount / 100
+        amount_max = amount_max / 100 if amount_max is not None else None
+    unit = UNIT_AFTER.match(after)
+    if (unit and not ((s1 or s2) and TIME_UNIT.match(unit.group()))) or RATE_AFTER.match(after):
+        return None  # a price per unit or an exchange rate ("$12 billion a year" is a yearly sum, not a price)
     if PAIR_BEFORE.search(before) or RATE_BEFORE.search(text[max(0, start - 40):start]):
         return None  # "USD/UZS 12,520", "1 USD = 12,650 UZS", "the dollar bought 12,650 soums" are rates
     if not (s1 or s2):
         # without a scale word: "$82.10" (cents) is a price, "$2,150" after "gold" is a price, "2022 yen" is a
         # year; keep round sums such as "$25,000" or "a fine of $5,000"
-        if "." in a:
+        if prefixed and "." in a:
             return None
         if prefixed and amount < 1000:
             return None
-        if not prefixed and ("," not in a or amount < 10_000):
-            return None
+        if not prefixed and "," not in a and "." not in a and 1900 <= amount <= 2100:
+            return None  # "2022 yen": a year
         if PRICE_BEFORE.search(text[max(0, start - 40):start]):
             return None
     hedge = _hedge(text, start)

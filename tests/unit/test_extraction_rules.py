@@ -174,6 +174,40 @@ def test_more_currency_forms(text, amount, currency):
     assert (m.amount, m.currency) == (amount, currency)
 
 
+@pytest.mark.parametrize("text, amount, currency, approx", [
+    ("The fund received 50 million USD last year.", 50e6, "USD", False),
+    ("The plant will cost 75 USD million.", 75e6, "USD", False),
+    ("The contract is worth 30 MUSD.", 30e6, "USD", False),
+    ("Investors put in USD 1.2 bn.", 1.2e9, "USD", False),
+    ("Tokyo lent 89.016 billion JPY for the metro.", 89.016e9, "JPY", False),
+    ("Donors gave five million yen to the school.", 5e6, "JPY", False),
+    ("A charity raised half a million dollars.", 5e5, "USD", False),
+    ("The city spent nearly a quarter billion dollars on roads.", 2.5e8, "USD", True),
+    ("Canberra offered 125 million Australian dollars.", 125e6, "AUD", False),
+    ("The project costs 18.2 billion Saudi riyals to build.", 18.2e9, "SAR", False),
+    ("The operator raised $US 104.79m from investors.", 104.79e6, "USD", False),
+    ("The bank will provide up to Tenge 50bn.", 50e9, "KZT", True),
+    ("Beijing signed a 100-million-US-dollar loan.", 100e6, "USD", False),
+    ("The ADB approved a 500-million-U.S.-dollar loan.", 500e6, "USD", False),
+    ("India invested Rs 4,04,61,35,54,436 in the scheme.", 404_613_554_436, "INR", False),
+    ("Exports rose to $14 billion, up from $12 billion a year earlier.", 14e9, "USD", False),
+    ("The programme amounts to 39 million special drawing rights.", 39e6, "XDR", False),
+    ("The debt did not exceed $ 10 million in 2008.", 10e6, "USD", True),
+    ("The second phase is estimated at $ 250 million.", 250e6, "USD", True),
+    ("Drivers paid 28 U.S. cents more.", 0.28, "USD", False),
+])
+def test_written_forms_of_amounts(text, amount, currency, approx):
+    m = money(text)[0]
+    assert (m.amount, m.currency, m.approx) == (pytest.approx(amount), currency, approx)
+
+
+def test_prices_in_a_currency_word_are_money_but_rate_strips_and_years_are_not():
+    found = money("Gas will cost 191 soums per cubic metre from May, up to 204.3 soums, and electricity 2,634 soums.")
+    assert [m.text for m in found] == ["up to 204.3 soums", "2,634 soums"]  # "191 soums per ..." is a unit price
+    assert money("USD 87.30 EUR 98.95 RUB 1.05") == []
+    assert money("In 2022 yen fell.") == []
+
+
 def test_hedges_make_amounts_approximate():
     for hedge in ("about", "roughly", "nearly", "more than", "over", "some", "almost", "up to"):
         (m,) = money(f"The bank lent {hedge} $4 billion to the region.")
