@@ -9,7 +9,8 @@ from datetime import date
 from ..schemas.story import Entity, ExtractionResult
 from .article import html_to_article
 from .entities import Mention, find_mentions
-from .finance import find_finance
+from .finance import _Sentences, find_finance, headline_kind
+from .parties import fill_from_story, mark_equivalents_and_repeats
 from .ner import merge
 
 EXTRACTION_VERSION = "2026.12.1"
@@ -75,6 +76,10 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     else:
         found = find_finance(full, mentions, published=published, site=site, lang=lang)
     finance = _dedupe(found, headlines)
+    mark_equivalents_and_repeats(finance, full)
+    if finance:
+        fill_from_story(finance, full, len(title or ""), mentions, _Sentences(full).bounds,
+                        headline_kind(full, len(title or "")))
     ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),

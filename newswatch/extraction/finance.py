@@ -117,7 +117,8 @@ RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)
                          r"is worth|equall?ed|equals|traded at|trades at|stood at|was at|cost|costs|was|is)\s*$", re.I)
 PAIR_BEFORE = re.compile(r"[A-Z]{3}/\s*$|=\s*$")  # "USD/UZS 12,520", "1 USD = 12,650 UZS"
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("loan", re.compile(r"\b(?:loans?|credit lines?|lines? of credit|credit facilit(?:y|ies)|lend(?:s|ing)?|lent|"
+    ("loan", re.compile(r"\b(?:loans?|loaned|credit lines?|lines? of credit|credit facilit(?:y|ies)|credit agreements?|"
+                        r"credits?(?! rating| card| score| risk| growth| to)|lend(?:s|ing)?|lent|"
                         r"lenders?|borrow(?:s|ed|ing)?|roll(?:s|ed)? over|rollover|stand-?by arrangement|"
                         r"bail-?outs?|concessional)\b", re.I)),
     ("grant", re.compile(r"\bgrants?\b", re.I)),
@@ -125,15 +126,21 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
                        r"aid|assistance|donations?|donated|donors?)\b", re.I)),
     ("investment", re.compile(r"\b(?:invest(?:s|ed|ing|ment|ments|or|ors)?|FDI|stakes?|acquisitions?|"
                               r"acquired?)\b", re.I)),
-    ("investment_weak", re.compile(r"\b(?:plants?|factor(?:y|ies)|refiner(?:y|ies)|smelters?|mines?)\b", re.I)),
-    ("trade", re.compile(r"\b(?:trade|exports?|imports?|exported|imported|trading partners?)\b", re.I)),
+    ("investment_weak", re.compile(r"\b(?:plants?|factor(?:y|ies)|refiner(?:y|ies)|smelters?|mines?|leased?|leases)\b",
+                                   re.I)),
+    ("trade", re.compile(r"\b(?:trade(?: turnover)?|turnover between|exports?|imports?|exported|imported|"
+                         r"trading partners?)\b", re.I)),
     ("debt", re.compile(r"\b(?:debts?|owes?|owed|owing|repay(?:s|ment|ments)?|arrears|liabilit(?:y|ies)|"
-                        r"bonds?|eurobonds?|indebted)\b", re.I)),
+                        r"bonds?|eurobonds?|indebted|writ(?:e|es|ten|ing) off|write-?offs?|restructur(?:e|ed|es|ing))\b",
+                        re.I)),
     ("reserves", re.compile(r"\breserves\b", re.I)),
-    ("market", re.compile(r"\b(?:trading (?:volume|value)|turnover|market (?:capitali[sz]ation|cap|value)|"
+    ("market", re.compile(r"\b(?:trading (?:volume|value)|turnover(?! between)|market (?:capitali[sz]ation|cap|value)|"
                           r"stock market|prime market|shares changed hands|share average|stock index)\b", re.I)),
     ("financing", re.compile(r"\b(?:financ(?:e|es|ed|ing)|fund(?:s|ed|ing)?|commit(?:s|ted|ment|ments)|pledg(?:e|es|ed)|"
                              r"spend(?:s|ing)?|spent|budget)\b")),
+    # words that name a financing package itself (not a generic verb): no penalty against specific words
+    ("financing_strong", re.compile(r"\b(?:packages?|facilit(?:y|ies)|swaps?|(?:co-financ|cofinanc)(?:e|ed|es|ing)|"
+                                    r"(?:total|project) costs?)\b", re.I)),
 ]
 KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same matches, found faster
 # A sentence is scanned only for the kinds whose words it may hold: every match of a kind's pattern starts with
@@ -144,15 +151,19 @@ _KIND_GATED = [Gated(rx) for _k, rx in KIND_PATTERNS]
 _KIND_GATES = sorted(((p, i, g.anycase) for i, g in enumerate(_KIND_GATED) for p in g.prefixes or ()),
                      key=lambda g: not g[2])
 _UNGATED = frozenset(i for i, g in enumerate(_KIND_GATED) if g.prefixes is None)
-PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "market": 5, "trade": 6, "investment": 7,
-            "financing": 8, "investment_weak": 9}
+# (trade before market: "trade turnover" is trade, and ends where "turnover" does)
+PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "trade": 5, "market": 6, "investment": 7,
+            "financing": 8, "investment_weak": 9, "financing_strong": 8}
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
                            r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
                            r"agree[sd]?|took|takes?|taken)\b", re.I)
 GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
                         r"open(?:s|ed)|extend(?:s|ed)|commit(?:s|ted)|pledg(?:e|es|ed)|offer(?:s|ed)|roll(?:s|ed)? over|"
                         r"invest(?:s|ed)?|add(?:s|ed)?|will add|financ(?:e|es|ed)|disburs(?:e|es|ed)|"
-                        r"allocat(?:e|es|ed))\b", re.I)
+                        r"allocat(?:e|es|ed)|writ(?:e|es|ten|ing) off|forg(?:ive|ives|ave|iven)|cancel(?:s|led|ed)?|"
+                        r"hand(?:s|ed|ing)? over|contribut(?:e|es|ed|ing)|underwr(?:ite|ites|ote|itten)|loaned|"
+                        r"transfer(?:s|red)?|provid(?:ing)|extending|offering|lending|granting|allocating|investing|"
+                        r"financing)\b", re.I)
 # searched between a party and an amount, once per party and amount: with a look-ahead for their first characters
 RECEIVE_VERBS, GIVE_VERBS, RATE_BEFORE = fast_start(RECEIVE_VERBS), fast_start(GIVE_VERBS), fast_start(RATE_BEFORE)
 LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party", "recognised",
@@ -438,10 +449,18 @@ def _kind_hits(sentence: str, s0: int) -> list[tuple[int, int, str]]:
     return hits
 
 
-def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: int) -> str:
+PURPOSE_BEFORE = re.compile(r"\b(?:to|will|would)\s+(?:help\s+|be\s+used\s+to\s+)?$", re.I)
+COORDINATED = re.compile(r"^\s*(?:and|or|&|/)\s*$")
+BUDGET_CUT = re.compile(r"\b(?:cut|cuts|slash\w*|trim\w*|reduc\w*)\b[^.;]{0,40}\bbudget\b|"
+                        r"\bbudget\b[^.;]{0,20}\b(?:cut|cuts)\b", re.I)
+
+
+def _kind(text: str, hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: int) -> str:
     """The kind of flow of the amount [start, end): the nearest flow word within [b0, b1) (a clause or the
-    sentence), generic words counting as farther away than specific ones."""
+    sentence), generic words counting as farther away than specific ones, and a word of the purpose after the
+    amount ("... to import weapons", "... to finance the plant") farther still."""
     best: tuple[int, int, str] | None = None
+    scored = []
     for h0, h1, kind in hits:
         if h0 < b0 or h1 > b1:
             continue
@@ -449,6 +468,8 @@ def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: i
             dist = start - h1
         elif h0 >= end:
             dist = h0 - end
+            if PURPOSE_BEFORE.search(text, max(b0, h0 - 30), h0):
+                dist += 1000  # only when no other word is there at all
         else:
             continue
         if kind == "investment_weak":
@@ -456,17 +477,32 @@ def _kind(hits: list[tuple[int, int, str]], b0: int, b1: int, start: int, end: i
         elif kind == "financing":
             dist += 15  # generic words ("pledged", "funding") yield to a specific one nearby
         cand = (dist, PRIORITY[kind], kind)
+        scored.append((cand, h0, h1))
         if best is None or cand < best:
             best = cand
-    if best is None:
-        return "other"
-    return "investment" if best[2] == "investment_weak" else best[2]
+    if best is None or best[0] >= 1000:
+        return "other"  # no flow word, or only one of the purpose ("... to import weapons")
+    kind = {"investment_weak": "investment", "financing_strong": "financing"}.get(best[2], best[2])
+    if kind in ("loan", "grant", "aid"):
+        # "$310 million in grants and loans": two kinds of flow joined, one figure: financing
+        (_c, h0, h1) = next(x for x in scored if x[0] == best)
+        for (c2, g0, g1) in scored:
+            other = {"investment_weak": "investment"}.get(c2[2], c2[2])
+            if other != kind and other in ("loan", "grant", "aid") and (
+                    COORDINATED.match(text[h1:g0]) or COORDINATED.match(text[g1:h0])):
+                return "financing"
+    if kind in ("financing",) and BUDGET_CUT.search(text, b0, b1):
+        return "other"  # "cut the 2015 budget by $1.42 billion"
+    return kind
 
 
 BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.I)
 TO_BEFORE = re.compile(r"\b(?:to|for|into|in)\s+(?:the\s+)?$")
 CLAUSE_WORDS = fast_start(re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b"))
-FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$")
+FROM_BEFORE = re.compile(r"\b(?:from|(?:financed|funded|provided|allocated|underwritten|granted|lent|extended|"
+                         r"offered|given|issued|backed|arranged) by|with)\s+(?:the\s+)?$")
+OWES_BEFORE = re.compile(r"\b(?:owes?|owed|owing)\s+(?:the\s+)?$")
+_BREAK_IN = re.compile(r"[,;(—–]")
 FLOW_NOUN_AFTER = re.compile(r"(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b")
 
 
@@ -494,7 +530,15 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
         gap = text[end:m.start]
         if (len(gap) < 45 and TO_BEFORE.search(gap) and not CLAUSE_WORDS.search(gap)
                 and text[m.end:m.end + 1] not in ("-", "–")):
+            if kind == "debt":  # "$1.2 billion is owed to China": the creditor
+                lender = m.ref.id if m.ref.type == "country" else _party_value(m)
+                break
             recipient = m.ref.id if m.ref.type == "country" else m.ref.country
+            break
+    # "owes China $1.2 billion": the creditor
+    for m in reversed(in_sent):
+        if m.end <= start and OWES_BEFORE.search(text, max(0, m.start - 12), m.start) and len(text[m.end:start]) < 4:
+            lender = _party_value(m)
             break
     # recipient: "Kazakhstan (alone) has absorbed ... $33 billion", "Tajikistan's parliament ratified ..."
     if recipient is None:
@@ -504,8 +548,10 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
                 recipient = m.ref.id
                 break
     # lender: "from China", an institution or state that gives/lends before the amount, "CCP financing"
-    for m in in_sent:
-        if m.start >= end and len(text[end:m.start]) < 60 and FROM_BEFORE.search(text[end:m.start]):
+    for m in in_sent if lender is None else ():
+        gap = text[end:m.start]
+        if m.start >= end and len(gap) < 60 and FROM_BEFORE.search(gap) and not _BREAK_IN.search(gap) and (
+                m.ref.type == "country" or m.ref.kind in LENDER_KINDS):
             lender = _party_value(m)
             break
     if lender is None:
@@ -593,7 +639,7 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
         clause = _clause_bounds(text, s0, s1, raw.start, raw.end)
         # (a clause that is the whole sentence is looked at once: a second pass would find the same)
         for b0, b1 in ((clause, (s0, s1)) if clause != (s0, s1) else (clause,)):
-            k = _kind(hits, b0, b1, raw.start, raw.end)
+            k = _kind(text, hits, b0, b1, raw.start, raw.end)
             lend, recip = _parties(text, b0, b1, raw.start, raw.end, k, near)
             if k == "other":  # no flow word, but a development bank or donor there puts up the sum
                 funders = {m.ref.id for m in near if b0 <= m.start < b1 and m.ref.type == "org"
@@ -606,9 +652,19 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
             if kind == "other":
                 kind = None  # let the sentence decide
         kind = kind or "other"
+        if raw.amount < 10_000:
+            kind = "other"  # "2,634 soums", "28 U.S. cents": a price or a fee, not a flow
         usd, note = to_usd(raw.amount, cur, published)
         out.append(FinanceMention(
             text=raw.text, amount=raw.amount, amount_max=raw.amount_max, currency=cur, usd=usd, usd_note=note,
             approx=raw.approx, kind=kind, lender=lender, recipient=recipient, sentence=sentence[:1000],
             start=raw.start, end=raw.end))
     return out
+
+
+def headline_kind(text: str, title_end: int) -> str | None:
+    """The specific kind of flow a headline names ("... approves military loan from Russia"), if one."""
+    if title_end <= 0:
+        return None
+    kinds = {k for _a, _b, k in _kind_hits(text[:title_end], 0)} & {"loan", "grant", "aid", "investment"}
+    return kinds.pop() if len(kinds) == 1 else None

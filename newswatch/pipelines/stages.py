@@ -62,27 +62,6 @@ def publication_time(art: dict, page: dict) -> datetime | None:
     return day
 
 
-_BRACKET_BEFORE = re.compile(r"[(\[]\s*(?:about|around|roughly|approximately|approx\.|some|nearly|almost|or|"
-                             r"equivalent to|worth|i\.e\.)?\s*$", re.I)
-
-
-def mark_equivalents_and_repeats(finance, full_text: str) -> None:
-    """A bracketed amount in another currency right after an amount converts it ("8 billion yuan (about
-    $1.1 billion)"): ``equivalent_of``; the same amount and currency again later: ``repeat_of`` the first."""
-    for i, m in enumerate(finance):
-        if m.equivalent_of is not None or m.repeat_of is not None:
-            continue
-        prev = finance[i - 1] if i else None
-        if (prev is not None and prev.currency != m.currency and prev.end <= m.start
-                and _BRACKET_BEFORE.search(full_text[prev.end:m.start]) and m.start - prev.end < 20):
-            m.equivalent_of = i - 1
-            continue
-        first = next((j for j, o in enumerate(finance[:i]) if o.amount == m.amount and o.currency == m.currency
-                      and o.amount_max == m.amount_max and o.repeat_of is None and o.equivalent_of is None), None)
-        if first is not None:
-            m.repeat_of = first
-
-
 def outlet_name(page: dict, art: dict, title: str) -> str | None:
     """Who published the story, for people to read: the feeds file's name for the feed, else the page's site
     name (unless it is really a headline), else the feed's title, else the host name."""
@@ -121,7 +100,6 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
     facts = analyze_text(title, text, published=published.date() if published else None, site=site,
                          lang=art.get("lang"), author=author, spans=ner_spans, ner_error=ner_error)
     finance = facts.finance
-    mark_equivalents_and_repeats(finance, f"{title}\n\n{text}")
     readable(finance)
     names = {e.id: e.name for e in facts.entities if e.type == "org"}
     for m in finance:  # a lender only the recogniser knows: its name as the story writes it

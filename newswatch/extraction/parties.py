@@ -1,0 +1,156 @@
+"""Story-level reading of money mentions: equivalents and repeats, and lenders, recipients and kinds that the
+sentence of an amount does not name but the story does.
+
+News names the parties of a deal once — in the headline, the lead or the sentence that introduces it — and then
+writes "the $150 million will...", "It owes China...", "Of these deposits, $2 billion...". The sentence rules in
+:mod:`.finance` read what a sentence says; this module fills the gaps from the story's structure: the country the
+story is about (headline and lead weigh most), the lender it names, the previous sentence.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from .entities import Mention
+
+FLOW_KINDS = frozenset({"loan", "grant", "aid", "investment", "financing", "debt"})
+LENDER_ORG_KINDS = frozenset({"lender", "union", "aid", "multilateral", "fund"})
+# a bracketed or appended figure in another currency converts the one before it
+_EQUIVALENT_BEFORE = re.compile(
+    r"(?:[(\[]\s*|,\s*|\s)(?:(?:about|around|roughly|approximately|approx\.|some|nearly|almost|or|equivalent to|"
+    r"equal to|equivalent of|worth|i\.e\.|which is|or about|or around|or roughly|or some)\s*)*(?:US)?\s*$", re.I)
+# totals for a region or the world have no one recipient ("$105 billion in Central Asia", "in the world")
+_WIDE = re.compile(r"\b(?:in the world|worldwide|globally|around the globe|developing (?:countries|nations)|"
+                   r"across (?:the region|Asia|Africa|Europe|Central Asia))\b")
+_PRONOUN_START = re.compile(r"\s*(?:It(?!\s+(?:is|was|has been|will be|would be|seems)\b)|Its|The country|The republic|The nation)\b")
+
+
+def mark_equivalents_and_repeats(finance, text: str) -> None:
+    """A figure in another currency right after an amount converts it ("2.2 billion tenge (€7 million
+    equivalent)", "$1 billion, equivalent to around Rs290 billion"): ``equivalent_of`` that mention, whose kind
+    and parties it shares; the same amount and currency again later: ``repeat_of`` the first."""
+    for i, m in enumerate(finance):
+        if m.equivalent_of is not None or m.repeat_of is not None:
+            continue
+        prev = finance[i - 1] if i else None
+        if (prev is not None and prev.currency != m.currency and prev.end <= m.start and m.start - prev.end < 40
+                and prev.equivalent_of is None and _EQUIVALENT_BEFORE.search(text[prev.end:m.start])
+                and "." not in text[prev.end:m.start].replace("approx.", "")):
+            m.equivalent_of = i - 1
+            continue
+        first = next((j for j, o in enumerate(finance[:i]) if o.amount == m.amount and o.currency == m.currency
+                      and o.amount_max == m.amount_max and o.repeat_of is None and o.equivalent_of is None), None)
+        if first is not None:
+            m.repeat_of = first
+    for m in finance:
+        if m.repeat_of is not None:  # the same flow again: what either mention says of it holds for both
+            src = finance[m.repeat_of]
+            src.lender, src.recipient = src.lender or m.lender, src.recipient or m.recipient
+            m.lender, m.recipient = src.lender, src.recipient
+            if m.kind == "other":
+                m.kind = src.kind
+    for m in finance:
+        if m.equivalent_of is not None:
+            src = finance[m.equivalent_of]
+            if src.kind == "other" and m.kind != "other":
+                src.kind = m.kind
+            m.kind = src.kind
+            src.lender, src.recipient = src.lender or m.lender, src.recipient or m.recipient
+            m.lender, m.recipient = src.lender, src.recipient
+
+
+def _state(m: Mention) -> str | None:
+    """The state a name stands for: a country, or an organisation's country (none for multilaterals)."""
+    if m.ref.type == "country":
+        return m.ref.id
+    if m.ref.type == "org":
+        return m.ref.country
+    return None
+
+
+def story_recipient(text: str, title_end: int, mentions: list[Mention], lender_states: set[str]) -> str | None:
+    """The country a financing story is about: the one named most, the headline and the lead counting triple
+    and double; states that lend in the story do not count. None when two countries tie."""
+    score: Counter[str] = Counter()
+    lead_end = title_end + 2 + 400
+    for m in mentions:
+        if m.ref.type != "country" or m.ref.id in lender_states:
+            continue
+        score[m.ref.id] += 3 if m.start < title_end else 2 if m.start < lead_end else 1
+    if not score:
+        return None
+    (best, n), *rest = score.most_common(2) + [(None, 0)]
+    return best if n > rest[0][1] else None
+
+
+def _previous_subject(text: str, s0: int, mentions: list[Mention], sentence_of, skip: set[str]) -> str | None:
+    """The first country of the sentence before the one at ``s0`` (what "It" refers to), lenders aside."""
+    if s0 <= 0:
+        return None
+    p0, p1 = sentence_of(max(0, s0 - 2))
+    return next((m.ref.id for m in mentions if p0 <= m.start < p1 and m.ref.type == "country"
+                 and m.ref.id not in skip), None)
+
+
+def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention], sentence_of,
+                    headline_kind: str | None = None) -> None:
+    """Lenders, recipients and kinds the sentence of a mention does not give, from the story (in place).
+    ``sentence_of(pos)`` gives the (start, end) of the sentence at ``pos``; ``headline_kind`` the kind of flow
+    the headline names, if any."""
+    if not finance:
+        return
+    by_id = {m.ref.id: m for m in mentions}
+    lenders = [f.lender for f in finance if f.lender and f.kind in FLOW_KINDS]
+    lender_states = {s for s in (_state(by_id[x]) if x in by_id else x for x in lenders) if s}
+    funders = {m.ref.id for m in mentions if m.ref.type == "org" and m.ref.kind in LENDER_ORG_KINDS}
+    recipients = {f.recipient for f in finance if f.recipient}
+    lender_states -= recipients  # a state that receives somewhere in the story is not only a lender
+    story_lender = None
+    if len(set(lenders)) == 1:
+        story_lender = lenders[0]
+    elif not lenders and len(funders) == 1:
+        story_lender = next(iter(funders))
+    lender_states |= {_state(by_id[story_lender])} if story_lender in by_id and _state(by_id[story_lender]) else set()
+    if story_lender and len(story_lender) == 2:
+        lender_states.add(story_lender)
+    recipient = story_recipient(text, title_end, mentions, lender_states)
+    prev_sentence: tuple[int, int] | None = None
+    prev = None
+    for f in finance:
+        if f.equivalent_of is not None:
+            continue
+        s0, s1 = sentence_of(f.start)
+        here = [m for m in mentions if s0 <= m.start < s1]
+        states_here = {_state(m) for m in here if m.ref.type == "country"} - {None}
+        if f.kind == "other" and f.lender and f.amount >= 10_000:
+            # "Russia has handed over $100 million": money given; the headline may say of which kind
+            f.kind = headline_kind or "financing"
+        if f.kind == "other" and prev is not None and prev.kind in FLOW_KINDS and prev_sentence == (s0, s1) \
+                and f.amount >= 10_000:
+            f.kind = prev.kind  # "... $100 million, with another $250 million to be paid this year"
+        if f.kind not in FLOW_KINDS:
+            prev, prev_sentence = f, (s0, s1)
+            continue
+        wide = _WIDE.search(text, s0, s1) or any(m.ref.type == "region" and m.start >= f.end for m in here)
+        if f.lender is None and story_lender and not any(
+                m.ref.type == "org" and m.ref.kind in LENDER_ORG_KINDS and m.ref.id != story_lender for m in here):
+            f.lender = story_lender
+        if f.recipient is None and not wide:
+            own = states_here - lender_states - {_state(by_id[f.lender]) if f.lender in by_id else f.lender}
+            before = _previous_subject(text, s0, mentions, sentence_of, lender_states)
+            if _PRONOUN_START.match(text, s0) and before and not own:
+                f.recipient = before  # "Tajikistan ... . It owes China about $1.2 billion"
+            elif len(own) == 1:
+                f.recipient = own.pop()
+            elif recipient and (not own or recipient in own):
+                f.recipient = recipient
+        own_state = f.lender if f.lender and len(f.lender) == 2 else None
+        if f.recipient and f.recipient == own_state:
+            f.recipient = None  # a state's own money: no recipient
+        if own_state and own_state == recipient and f.kind in ("grant", "loan"):
+            f.kind = "financing"  # the government's own co-financing of a project at home
+        prev, prev_sentence = f, (s0, s1)
+    for f in finance:
+        if f.equivalent_of is not None:
+            src = finance[f.equivalent_of]
+            f.kind, f.lender, f.recipient = src.kind, src.lender, src.recipient
