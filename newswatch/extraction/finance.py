@@ -157,7 +157,7 @@ PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "trade": 
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
                            r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
                            r"agree[sd]?|took|takes?|taken)\b", re.I)
-GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
+GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|(?:will|to|would|could|can|may) loan|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
                         r"open(?:s|ed)|extend(?:s|ed)|commit(?:s|ted)|pledg(?:e|es|ed)|offer(?:s|ed)|roll(?:s|ed)? over|"
                         r"invest(?:s|ed)?|add(?:s|ed)?|will add|financ(?:e|es|ed)|disburs(?:e|es|ed)|"
                         r"allocat(?:e|es|ed)|writ(?:e|es|ten|ing) off|forg(?:ive|ives|ave|iven)|cancel(?:s|led|ed)?|"
@@ -501,7 +501,10 @@ TO_BEFORE = re.compile(r"\b(?:to|for|into|in)\s+(?:the\s+)?$")
 CLAUSE_WORDS = fast_start(re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b"))
 FROM_BEFORE = re.compile(r"\b(?:from|(?:financed|funded|provided|allocated|underwritten|granted|lent|extended|"
                          r"offered|given|issued|backed|arranged) by|with)\s+(?:the\s+)?$")
+_SUBJECT_BREAK = re.compile(r"[,;:(]|\b(?:and|but|while|which|that|who)\b")
+DEBT_TO_BEFORE = re.compile(r"\b(?:debts?|owed|owes?|arrears|liabilit(?:y|ies))\s+(?:\w+\s+){0,2}(?:to|in)\s+(?:the\s+)?$")
 OWES_BEFORE = re.compile(r"\b(?:owes?|owed|owing)\s+(?:the\s+)?$")
+_DEVELOPMENT_LENDERS = frozenset({"lender", "union", "aid", "multilateral", "fund"})
 _BREAK_IN = re.compile(r"[,;(—–]")
 FLOW_NOUN_AFTER = re.compile(r"(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b")
 
@@ -540,6 +543,9 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
         if m.end <= start and OWES_BEFORE.search(text, max(0, m.start - 12), m.start) and len(text[m.end:start]) < 4:
             lender = _party_value(m)
             break
+        if m.end <= start and DEBT_TO_BEFORE.search(text, max(0, m.start - 40), m.start) and len(text[m.end:start]) < 30:
+            lender = _party_value(m)  # "Sri Lanka's debts to China (rose) to $8 billion"
+            break
     # recipient: "Kazakhstan (alone) has absorbed ... $33 billion", "Tajikistan's parliament ratified ..."
     if recipient is None:
         for m in reversed(countries_before):
@@ -550,16 +556,19 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
     # lender: "from China", an institution or state that gives/lends before the amount, "CCP financing"
     for m in in_sent if lender is None else ():
         gap = text[end:m.start]
-        if m.start >= end and len(gap) < 60 and FROM_BEFORE.search(gap) and not _BREAK_IN.search(gap) and (
-                m.ref.type == "country" or m.ref.kind in LENDER_KINDS):
+        by = FROM_BEFORE.search(gap) if m.start >= end and len(gap) < 60 and not _BREAK_IN.search(gap) else None
+        if by and (m.ref.kind in _DEVELOPMENT_LENDERS if by.group().startswith("with") else
+                   m.ref.type == "country" or m.ref.kind in LENDER_KINDS):
             lender = _party_value(m)
             break
     if lender is None:
         for m in reversed([x for x in in_sent if x.end <= start]):
             between = text[m.end:start]
-            if m.ref.type == "org" and m.ref.kind not in LENDER_KINDS:
+            if m.ref.type == "org" and m.ref.kind is not None and m.ref.kind not in LENDER_KINDS:
                 continue
-            if GIVE_VERBS.search(between) and not RECEIVE_VERBS.search(between):
+            verb = GIVE_VERBS.search(between)
+            # the giver is the verb's subject: no clause break between the name and the verb
+            if verb and not RECEIVE_VERBS.search(between) and not _SUBJECT_BREAK.search(between, 0, verb.start()):
                 lender = _party_value(m)
                 break
     if lender is None:

@@ -33,7 +33,7 @@ def mark_equivalents_and_repeats(finance, text: str) -> None:
         if m.equivalent_of is not None or m.repeat_of is not None:
             continue
         prev = finance[i - 1] if i else None
-        if (prev is not None and prev.currency != m.currency and prev.end <= m.start and m.start - prev.end < 40
+        if (prev is not None and prev.currency != m.currency and prev.end <= m.start and m.start - prev.end < 60
                 and prev.equivalent_of is None and _EQUIVALENT_BEFORE.search(text[prev.end:m.start])
                 and "." not in text[prev.end:m.start].replace("approx.", "")):
             m.equivalent_of = i - 1
@@ -114,6 +114,9 @@ def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention],
     if story_lender and len(story_lender) == 2:
         lender_states.add(story_lender)
     recipient = story_recipient(text, title_end, mentions, lender_states)
+    counts = Counter(m.ref.id for m in mentions)
+    lender_state = _state(by_id[story_lender]) if story_lender in by_id else None
+    state_first = bool(lender_state) and counts[lender_state] >= 2 * counts[story_lender]
     prev_sentence: tuple[int, int] | None = None
     prev = None
     for f in finance:
@@ -134,7 +137,10 @@ def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention],
         wide = _WIDE.search(text, s0, s1) or any(m.ref.type == "region" and m.start >= f.end for m in here)
         if f.lender is None and story_lender and not any(
                 m.ref.type == "org" and m.ref.kind in LENDER_ORG_KINDS and m.ref.id != story_lender for m in here):
-            f.lender = story_lender
+            state = _state(by_id[story_lender]) if story_lender in by_id else None
+            # the sentence names the lender's state ("Japan's largest ODA"), or the story names it more than
+            # its agency: the state
+            f.lender = state if state and (state in states_here or state_first) else story_lender
         if f.recipient is None and not wide:
             own = states_here - lender_states - {_state(by_id[f.lender]) if f.lender in by_id else f.lender}
             before = _previous_subject(text, s0, mentions, sentence_of, lender_states)
