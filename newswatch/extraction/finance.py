@@ -503,6 +503,8 @@ FROM_BEFORE = re.compile(r"\b(?:from|(?:financed|funded|provided|allocated|under
                          r"offered|given|issued|backed|arranged) by|with)\s+(?:the\s+)?$")
 _SUBJECT_BREAK = re.compile(r"[,;:(]|\b(?:and|but|while|which|that|who)\b")
 DEBT_TO_BEFORE = re.compile(r"\b(?:debts?|owed|owes?|arrears|liabilit(?:y|ies))\s+(?:\w+\s+){0,2}(?:to|in)\s+(?:the\s+)?$")
+FLOW_TO_BEFORE = re.compile(r"\b(?:assistance|aid|loans?|grants?|credits?|investments?|financing|funding|support|"
+                            r"lending|ODA)\)?\s+(?:to|for)\s+(?:the\s+)?$")
 OWES_BEFORE = re.compile(r"\b(?:owes?|owed|owing)\s+(?:the\s+)?$")
 _DEVELOPMENT_LENDERS = frozenset({"lender", "union", "aid", "multilateral", "fund"})
 _BREAK_IN = re.compile(r"[,;(—–]")
@@ -545,6 +547,14 @@ def _parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
             break
         if m.end <= start and DEBT_TO_BEFORE.search(text, max(0, m.start - 40), m.start) and len(text[m.end:start]) < 30:
             lender = _party_value(m)  # "Sri Lanka's debts to China (rose) to $8 billion"
+            break
+    # recipient: "... assistance to Bangladesh amounting $3.2 billion"
+    if recipient is None:
+        for m in reversed(countries_before):
+            gap = text[m.end:start]
+            if (len(gap) < 30 and FLOW_TO_BEFORE.search(text, max(0, m.start - 40), m.start)
+                    and not CLAUSE_WORDS.search(gap) and not GIVE_VERBS.search(gap)):
+                recipient = m.ref.id
             break
     # recipient: "Kazakhstan (alone) has absorbed ... $33 billion", "Tajikistan's parliament ratified ..."
     if recipient is None:

@@ -22,6 +22,14 @@ _EQUIVALENT_BEFORE = re.compile(
 # totals for a region or the world have no one recipient ("$105 billion in Central Asia", "in the world")
 _WIDE = re.compile(r"\b(?:in the world|worldwide|globally|around the globe|developing (?:countries|nations)|"
                    r"across (?:the region|Asia|Africa|Europe|Central Asia))\b")
+# a total the story's flows are part of: "the total cost of the project is $3 billion", "a $225 million package"
+_TOTAL_CUE = re.compile(r"\b(?:total(?:ling|ing|led|ed|s)?|in all|overall|(?:project|programme|program)(?:'s)? costs?|"
+                        r"costs? of the (?:project|programme|program|plant|complex)|(?:is|are) estimated to cost|"
+                        r"will cost|packages?)\b", re.I)
+# money of a state's own budget ("from the state budget", "budget funds"): domestic, no recipient
+_OWN_BUDGET = re.compile(r"\b(?:(?:state|national|federal|republican|regional|local|government|own) budget|"
+                         r"budget (?:funds|money|allocations?)|(?:regional|local|provincial|city|municipal|oblast) "
+                         r"(?:government|authorities|administration)|akimat|municipality)\b", re.I)
 _PRONOUN_START = re.compile(r"\s*(?:It(?!\s+(?:is|was|has been|will be|would be|seems)\b)|Its|The country|The republic|The nation)\b")
 
 
@@ -74,11 +82,11 @@ def story_recipient(text: str, title_end: int, mentions: list[Mention], lender_s
     score: Counter[str] = Counter()
     lead_end = title_end + 2 + 400
     for m in mentions:
-        if m.ref.type != "country" or m.ref.id in lender_states:
+        if m.ref.type not in ("country", "region") or m.ref.id in lender_states:
             continue
         score[m.ref.id] += 3 if m.start < title_end else 2 if m.start < lead_end else 1
-    if not score:
-        return None
+    if not score or len(score.most_common(1)[0][0]) != 2:
+        return None  # nothing, or a story about a region ("Central Asian transport links"): no one country
     (best, n), *rest = score.most_common(2) + [(None, 0)]
     return best if n > rest[0][1] else None
 
@@ -156,7 +164,19 @@ def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention],
         if own_state and own_state == recipient and f.kind in ("grant", "loan"):
             f.kind = "financing"  # the government's own co-financing of a project at home
         prev, prev_sentence = f, (s0, s1)
+    flows = [f for f in finance if f.kind in FLOW_KINDS and f.equivalent_of is None and f.repeat_of is None]
+    for f in flows:
+        s0, s1 = sentence_of(f.start)
+        here = [m for m in mentions if s0 <= m.start < s1]
+        if _OWN_BUDGET.search(text, s0, s1) and not any(
+                (m.ref.type == "org" and m.ref.kind in LENDER_ORG_KINDS) or _state(m) in lender_states for m in here):
+            f.recipient, f.kind = None, "financing" if f.kind in ("grant", "loan", "aid") else f.kind
+            if f.lender and len(f.lender) != 2:
+                f.lender = None  # a foreign investor named elsewhere in the story does not fund the budget
+        cue = _TOTAL_CUE.search(text, max(s0, f.start - 60), min(s1, f.end + 30))
+        if cue and f.kind != "debt" and any(o is not f and o.usd and f.usd and o.usd < f.usd for o in flows):
+            f.aggregate = True
     for f in finance:
         if f.equivalent_of is not None:
             src = finance[f.equivalent_of]
-            f.kind, f.lender, f.recipient = src.kind, src.lender, src.recipient
+            f.kind, f.lender, f.recipient, f.aggregate = src.kind, src.lender, src.recipient, src.aggregate

@@ -1,7 +1,8 @@
 """What counts as a deal: one definition for the story builder, Kibana, search, export and the digest.
 
 A deal is a finance mention of a flow of money (loan, grant, aid, investment, financing) that is neither an
-equivalent of another mention ("8 billion yuan (about $1.1 billion)") nor a repeat of an earlier figure. Debt
+equivalent of another mention ("8 billion yuan (about $1.1 billion)"), nor a repeat of an earlier figure, nor a
+total that the story's other flows are part of ("the project's total cost is $3 billion"). Debt
 stocks, trade, market figures and reserves are background figures, kept apart.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ def _get(m, key):
 
 def is_deal(m) -> bool:
     """``m``: a FinanceMention or its stored dict."""
-    return _get(m, "kind") in DEAL_KINDS and _get(m, "equivalent_of") is None and _get(m, "repeat_of") is None
+    return (_get(m, "kind") in DEAL_KINDS and _get(m, "equivalent_of") is None and _get(m, "repeat_of") is None
+            and not (m.get("aggregate") if isinstance(m, dict) else m.aggregate))
 
 
 def deals(finance: Iterable) -> list:
@@ -41,7 +43,8 @@ def deal_query(path: str = "finance", *extra: dict) -> dict:
     a ``nested`` query or below a ``nested`` aggregation); ``extra`` clauses must hold for the same mention."""
     return {"bool": {"filter": [{"terms": {f"{path}.kind": list(DEAL_KINDS)}}, *extra],
                      "must_not": [{"exists": {"field": f"{path}.equivalent_of"}},
-                                  {"exists": {"field": f"{path}.repeat_of"}}]}}
+                                  {"exists": {"field": f"{path}.repeat_of"}},
+                                  {"term": {f"{path}.aggregate": True}}]}}
 
 
 def has_deal(*extra: dict, path: str = "finance") -> dict:

@@ -67,6 +67,8 @@ class FinanceMention(BaseModel):
     equivalent_of: Optional[int] = Field(default=None, description="index (in the story's finance list) of the "
                                          "mention this one converts, e.g. '(about $1.1 billion)'")
     repeat_of: Optional[int] = Field(default=None, description="index of an earlier mention of the same figure")
+    aggregate: bool = Field(default=False, description="a total that other flows of the story are part of (a "
+                            "project's cost, a package's total): counted through its parts, not as a deal")
     sentence: str = Field(default="", json_schema_extra=_es(type="text"))
     start: int = 0
     end: int = 0
