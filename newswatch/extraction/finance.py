@@ -25,7 +25,7 @@ SYMBOLS = [("US$", "USD"), ("U.S.$", "USD"), ("US $", "USD"), ("U.S. $", "USD"),
            ("C$", "CAD"), ("CA$", "CAD"), ("HK$", "HKD"), ("NT$", "TWD"), ("NZ$", "NZD"), ("S$", "SGD"), ("R$", "BRL"),
            ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY?"), ("₹", "INR"), ("₽", "RUB"), ("₸", "KZT"),
            ("₩", "KRW"), ("₺", "TRY"), ("Rs.", "Rs"), ("Rs", "Rs"), ("RMB", "CNY"), ("$US", "USD"),
-           ("Tk", "BDT"), ("Tenge", "KZT"), ("SDR", "XDR")]
+           ("Tk", "BDT"), ("Tenge", "KZT"), ("SDR", "XDR"), ("Mex$", "MXN"), ("MX$", "MXN")]
 CODES = ["USD", "EUR", "GBP", "JPY", "CNY", "CHF", "RUB", "KZT", "UZS", "KGS", "TJS", "TMT", "PKR", "INR", "TRY",
          "AUD", "CAD", "HKD", "KRW", "AFN", "AZN", "GEL", "MNT", "IRR", "SAR", "AED", "QAR", "KWD", "BDT", "LKR",
          "EGP", "IDR", "MYR", "THB", "NGN", "ZAR", "BRL", "MXN", "SGD", "NZD", "UAH", "BYN", "AMD", "XDR", "ZMW",
@@ -62,6 +62,7 @@ for _code, _names in COUNTRY_WORDS.items():
             WORDS.setdefault(f"{_name} {_w}", _code)
 
 # Indian grouping first ("4,04,61,35,54,436"), then thousands separators, then plain digits
+_WORDS_FOLDED = {**{w.lower(): c for w, c in WORDS.items()}, **{c.lower(): c for c in CODES}}
 _NUM = r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 # scale words in any of the cases headlines use; short forms glued or after one space ("USD 1.2 bn"), m/k glued
 _SCALE = (r"(?:\s?(?:[Tt]rillion|[Bb]illion|[Mm]illion|[Tt]housand|TRILLION|BILLION|MILLION|crore|lakh)\b|"
@@ -87,22 +88,23 @@ PRE_TAIL = re.compile(rf"(?:{_PRE})\s?$")  # a currency prefix right before a nu
 PRE_LAST = frozenset(sym[-1] for sym, _ in SYMBOLS) | frozenset(code[-1] for code in CODES)
 SUFFIXED = re.compile(
     rf"(?<![\w$€£¥.,])(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s?(?P<sep>-|–|to)\s?(?P<b>{_NUM})(?P<s2>{_SCALE})?)?"
-    rf"\s(?P<word>{_WORD}|{_CODE})\b")
+    rf"\s(?P<word>(?i:{_WORD})|{_CODE})\b")
 # other written forms: "75 USD million", "30 MUSD", "100-million-US-dollar" (Xinhua), "100-mln-USD"
 _SCALE_WORD = r"million|billion|trillion|mln|bln|bn|mn"
 CODE_FIRST = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})\s(?P<code>{_CODE})\s?(?P<s1>{_SCALE_WORD})\b")
-GLUED_CODE = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})\s?(?P<s1>M|B|K)(?P<code>USD|EUR)\b")
+GLUED_CODE = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})\s?(?P<s1>M|B|K)(?P<code>USD|EUR|GBP|AUD|CAD|CHF|JPY|CNY)\b")
 HYPHENED = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})-(?P<s1>{_SCALE_WORD})-(?:(?:US|U\.S\.)-)?"
                       rf"(?P<word>dollar|euro|yuan|yen|ruble|rouble|USD|EUR|CNY|JPY)s?\b")
 _SPELLED_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
                     "forty": 40, "fifty": 50, "hundred": 100, "a hundred": 100, "one hundred": 100, "half a": 0.5,
                     "a half": 0.5, "half": 0.5, "a quarter": 0.25, "quarter of a": 0.25, "a quarter of a": 0.25,
-                    "three quarters of a": 0.75, "one and a half": 1.5, "two and a half": 2.5}
+                    "quarter": 0.25, "three quarters": 0.75, "three quarters of a": 0.75, "one and a half": 1.5, "two and a half": 2.5}
 SPELLED = Gated(re.compile(
     r"\b(?P<n>" + "|".join(sorted(map(re.escape, _SPELLED_NUMBERS), key=len, reverse=True)) +
     r")[\s-]+(?P<s1>million|billion|trillion)\s+(?P<word>" + "|".join(
-        re.escape(w) for w in sorted(WORDS, key=len, reverse=True) if not w.endswith("cents")) + r")\b", re.I))
+        re.escape(w) for w in sorted(WORDS, key=len, reverse=True) if not w.endswith("cents")) + "|" + _CODE
+    + r")\b", re.I))
 VAGUE = Gated(re.compile(
     r"\b(?P<q>hundreds|tens|billions|millions|trillions|dozens)\s+of\s+(?:(?P<q2>billions|millions|trillions)\s+of\s+)?"
     r"(?:US\s|U\.S\.\s)?(?P<word>dollars|euros|yuan|yen|roubles|rubles|rupees|pounds)\b"))
@@ -290,7 +292,7 @@ def _find_raw(text: str) -> list[RawMention]:
         if word in CODES and not (m.group("s1") or m.group("s2")) and ("," not in m.group("a") or _num(m.group("a")) < 10_000):
             continue  # "87.30 EUR" in a rate strip: a code after a bare figure is money only when it is large
         keep(_raw(text, m.start(), m.end(), m.group("a"), m.group("s1"), m.group("b"), m.group("s2"),
-                  WORDS.get(word, word), prefixed=False))
+                  _WORDS_FOLDED.get(word.lower(), word), prefixed=False))
     for rx in (CODE_FIRST, GLUED_CODE, HYPHENED):
         for pos in number_starts:
             m = rx.match(text, pos)
@@ -303,13 +305,13 @@ def _find_raw(text: str) -> list[RawMention]:
         if overlaps(m.start(), m.end()):
             continue
         n = _SPELLED_NUMBERS[m.group("n").lower()]
-        word = next((w for w in WORDS if w.lower() == m.group("word").lower()), None)
+        word = _WORDS_FOLDED.get(m.group("word").lower())
         if word is None:
             continue
         amount = n * SCALES[m.group("s1").lower()]
         hedge = _hedge(text, m.start())
         start = max(0, m.start() - 25) + hedge.start() if hedge else m.start()
-        keep(RawMention(start, m.end(), text[start:m.end()], amount, None, WORDS[word], hedge is not None))
+        keep(RawMention(start, m.end(), text[start:m.end()], amount, None, word, hedge is not None))
     for m in VAGUE.finditer(text):
         if overlaps(m.start(), m.end()):
             continue

@@ -36,3 +36,11 @@ def test_eval_command_exit_codes(fixtures_dir, tmp_path):
     bad = subprocess.run([*cmd[:4], str(stricter), *cmd[5:], "--min-country-recall", "1.0"], capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode == 1 and "MISS country BR" in bad.stdout and "FAILED" in bad.stdout
+
+
+def test_peer_currency_suite_news_like_cases(fixtures_dir):
+    from newswatch.evaluation import peer_currency_score
+
+    score = peer_currency_score(fixtures_dir / "external" / "recognizers-currency" / "CurrencyModel.json")
+    assert score["tp"] + score["fn"] >= 50  # the news-like cases were read
+    assert score["recall"] >= 0.90 and score["precision"] >= 0.95, score
