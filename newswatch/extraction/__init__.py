@@ -7,15 +7,16 @@ from __future__ import annotations
 from datetime import date
 
 from ..schemas.story import Entity, ExtractionResult
+from .actors import drop_non_actors
 from .article import html_to_article
 from .entities import Mention, find_mentions
 from .finance import _Sentences, find_finance, headline_kind
 from .parties import fill_from_story, mark_equivalents_and_repeats
 from .ner import merge
 
-EXTRACTION_VERSION = "2026.12.1"
+EXTRACTION_VERSION = "2026.12.3"
 # organisations whose country is not implied by a mention ("the Washington Post reported" is not about the US)
-NON_STATE_KINDS = frozenset({"media", "research", "ngo", "university"})
+NON_STATE_KINDS = frozenset({"media", "state-media", "research", "ngo", "university"})
 
 __all__ = ["analyze_text", "extract", "full_text", "html_to_article", "warm", "EXTRACTION_VERSION"]
 
@@ -46,6 +47,7 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
         mentions = find_mentions(full)
         if ner_spans is not None:
             mentions = merge(full, mentions, ner_spans)
+        mentions = drop_non_actors(full, mentions, len(title or "") + 2)
     # per entity: its first mention, how often it is mentioned and its surface forms (plain values while counting:
     # a pydantic model's attribute assignment costs a microsecond each)
     seen: dict[tuple[str, str], tuple[Mention, list[int], list[str]]] = {}
