@@ -11,7 +11,7 @@ from .actors import drop_non_actors
 from .article import html_to_article
 from .entities import Mention, find_mentions
 from .finance import _Sentences, find_finance, headline_kind
-from .parties import fill_from_story, mark_equivalents_and_repeats
+from .parties import drop_repeats, fill_from_story, mark_equivalents_and_repeats
 from .ner import merge
 
 EXTRACTION_VERSION = "2026.12.3"
@@ -82,6 +82,7 @@ def extract(title: str, text: str, *, published: date | None = None, site: str |
     if finance:
         fill_from_story(finance, full, len(title or ""), mentions, _Sentences(full).bounds,
                         headline_kind(full, len(title or "")))
+        finance = drop_repeats(finance)
     ordered = sorted(entities, key=lambda e: e.start)
     return ExtractionResult(
         countries=sorted(countries),

@@ -15,9 +15,12 @@ from .entities import Mention
 _CURRENCY_AFTER = re.compile(r"\.?[\s-]*(?:dollars?|cents?)\b", re.I)
 _YEAR_AFTER = re.compile(r"\s+(?:19|20)\d\d\b(?![-–/.]\d)")
 _BASED_AFTER = re.compile(r"-(?:based|headquartered|registered)\b")
-# a dateline: the place, then a date or a dash, at the very start of the body
+# a dateline: the place, then a date or a dash, starting a line or sentence of the lead
 _DATELINE_AFTER = re.compile(r"\s*(?:[,.]\s*(?:\(?[A-Z][\w.]*\)?\s*)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|"
                              r"Dec)[a-z]*\.?\s+\d|\s*[—–]|\s+-{1,2}\s|,?\s*\([A-Z][\w ]+\)\s*[—–-])")
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s|\n)\s*$")
 
 
 def _is_city(m: Mention) -> bool:
@@ -45,7 +48,8 @@ def drop_non_actors(text: str, mentions: list[Mention], body_start: int) -> list
             if _BASED_AFTER.match(after):
                 continue  # "a London-based bank"
             if _is_city(m) and (_YEAR_AFTER.match(after) or (
-                    body_start <= m.start < body_start + 40 and _DATELINE_AFTER.match(after))):
+                    body_start <= m.start < body_start + 400 and _SENTENCE_START.search(text[max(0, m.start - 3):m.start])
+                    and _DATELINE_AFTER.match(after))):
                 continue  # "Paris 2024", "ALMATY, July 3 -"
         if i in consumed:
             continue

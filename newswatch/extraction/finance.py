@@ -112,8 +112,8 @@ HEDGE_BEFORE = re.compile(rf"\b{_HEDGE}\s*$", re.IGNORECASE)
 UNIT_AFTER = re.compile(r"^\s*(?:per\b|a\s+(?:barrel|share|tonne|ton|litre|liter|gallon|kilo|kilogram|pound|head|"
                         r"month|year|day|unit|megawatt|kilowatt|cubic)|an\s+(?:ounce|hour)|/|each\b)", re.I)
 TIME_UNIT = re.compile(r"^\s*(?:per|a|an)\s+(?:month|year|day|hour)", re.I)
-RATE_AFTER = re.compile(r"^\s*(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\s+)?(?:dollar|euro|yuan|yen|rouble|ruble)\b"
-                        , re.I)
+RATE_AFTER = re.compile(r"^\s*(?:(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:US\s+)?(?:dollar|euro|yuan|yen|rouble|ruble)\b|"
+                        r"=\s*(?:\$|€|£|USD|EUR)\s*1\b)", re.I)
 
 RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)\s+(?:bought|buys|fetched|fetches|was worth|"
                          r"is worth|equall?ed|equals|traded at|trades at|stood at|was at|cost|costs|was|is)\s*$", re.I)
@@ -382,7 +382,8 @@ def _resolve_currency(cur: str, text: str, start: int, end: int, context: Callab
         return "JPY" if clues["jp_score"] >= clues["cn_score"] else "CNY"
     if cur == "Rs":
         clues = context()
-        return "INR" if clues["in_score"] > clues["pk_score"] else "PKR"
+        indian = 1 if INDIAN_GROUPING.search(text, start, end) else 0  # "Rs 4,04,61,35,54,436": lakh grouping
+        return "INR" if clues["in_score"] + indian > clues["pk_score"] else "PKR"
     return cur
 
 
@@ -392,6 +393,7 @@ JAPANESE_MEDIA = Gated(re.compile(r"\b(?:Yomiuri Shimbun|The Japan News|Japan Ti
 CHINESE_MEDIA = Gated(re.compile(r"\b(?:Xinhua|China Daily|Global Times|CGTN|People's Daily|South China Morning Post)\b"))
 JAPANESE_WORDS = Gated(re.compile(r"\b(?:yen|Nikkei|Topix)\b"))
 CHINESE_WORDS = Gated(re.compile(r"\b(?:yuan|renminbi|RMB)\b"))
+INDIAN_GROUPING = re.compile(r"\d,\d\d,\d")
 INDIAN_WORDS = Gated(re.compile(r"\b(?:crore|lakh)\b"))
 
 

@@ -67,6 +67,26 @@ def mark_equivalents_and_repeats(finance, text: str) -> None:
             m.lender, m.recipient = src.lender, src.recipient
 
 
+def drop_repeats(finance) -> list:
+    """The story's mentions with each later ``repeat_of`` of the same kind left out: a figure written again for
+    the same flow is one mention (its parties merged into the first); the same figure as another kind of flow
+    ("$1.4 billion" of investment, then a $1.4 billion swap line) stays, as a mention of its own."""
+    out, index = [], {}
+    for i, m in enumerate(finance):
+        if m.repeat_of is not None and finance[m.repeat_of].kind == m.kind and m.repeat_of in index:
+            first = finance[m.repeat_of]
+            first.lender, first.recipient = first.lender or m.lender, first.recipient or m.recipient
+            first.aggregate = first.aggregate or m.aggregate
+            continue
+        m.repeat_of = None
+        index[i] = len(out)
+        out.append(m)
+    for m in out:
+        if m.equivalent_of is not None:
+            m.equivalent_of = index.get(m.equivalent_of)
+    return out
+
+
 def _state(m: Mention) -> str | None:
     """The state a name stands for: a country, or an organisation's country (none for multilaterals)."""
     if m.ref.type == "country":

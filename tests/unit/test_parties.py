@@ -77,3 +77,17 @@ def test_domestic_money_has_no_recipient():
                 "$5 million to the city.")
     own = by_text(found, "$5 million")
     assert own.recipient is None and own.kind == "financing"
+
+
+def test_a_figure_repeated_for_the_same_flow_is_one_mention_but_another_flow_stays():
+    found = fin("", "Russia wrote off $240 million of Kyrgyzstan's debt. Kyrgyzstan's debt to Russia had "
+                "been $240 million. China invested $1.4 billion in the port and opened a $1.4 billion swap line.")
+    assert [m.text for m in found].count("$240 million") == 1
+    assert [m.kind for m in found if m.text == "$1.4 billion"] == ["investment", "financing"]
+    assert all(m.repeat_of is None for m in found)
+
+
+def test_a_rate_and_lakh_grouping():
+    assert fin("", "(3,958.56 soums = $1 on July 1)") == []
+    (m,) = fin("", "The firm will invest Rs 4,04,61,35,54,436 in the plant.")
+    assert m.currency == "INR"
