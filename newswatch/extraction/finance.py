@@ -122,7 +122,9 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("loan", re.compile(r"\b(?:loans?|loaned|credit lines?|lines? of credit|credit facilit(?:y|ies)|credit agreements?|"
                         r"credits?(?! rating| card| score| risk| growth| to)|lend(?:s|ing)?|lent|"
                         r"lenders?|borrow(?:s|ed|ing)?|roll(?:s|ed)? over|rollover|stand-?by arrangement|"
-                        r"bail-?outs?|concessional)\b", re.I)),
+                        r"bail-?outs?|concessional|preferential terms|on-lend(?:s|ing)?|onlend(?:s|ing)?)\b", re.I)),
+    # central-bank deposits placed by a state are loans; the word alone is weak evidence
+    ("loan_weak", re.compile(r"\bdeposits\b", re.I)),
     ("grant", re.compile(r"\bgrants?\b", re.I)),
     ("aid", re.compile(r"\b(?:(?:financial|economic|development|humanitarian|military|foreign)\s+(?:assistance|aid)|"
                        r"aid|assistance|donations?|donated|donors?)\b", re.I)),
@@ -141,7 +143,7 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("financing", re.compile(r"\b(?:financ(?:e|es|ed|ing)|fund(?:s|ed|ing)?|commit(?:s|ted|ment|ments)|pledg(?:e|es|ed)|"
                              r"spend(?:s|ing)?|spent|budget)\b")),
     # words that name a financing package itself (not a generic verb): no penalty against specific words
-    ("financing_strong", re.compile(r"\b(?:packages?|facilit(?:y|ies)|swaps?|(?:co-financ|cofinanc)(?:e|ed|es|ing)|"
+    ("financing_strong", re.compile(r"\b(?:packages?|facilit(?:y|ies)|swaps?|arrangements?|(?:co-financ|cofinanc)(?:e|ed|es|ing)|"
                                     r"(?:total|project) costs?)\b", re.I)),
 ]
 KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same matches, found faster
@@ -155,7 +157,7 @@ _KIND_GATES = sorted(((p, i, g.anycase) for i, g in enumerate(_KIND_GATED) for p
 _UNGATED = frozenset(i for i, g in enumerate(_KIND_GATED) if g.prefixes is None)
 # (trade before market: "trade turnover" is trade, and ends where "turnover" does)
 PRIORITY = {"loan": 0, "grant": 1, "aid": 2, "debt": 3, "reserves": 4, "trade": 5, "market": 6, "investment": 7,
-            "financing": 8, "investment_weak": 9, "financing_strong": 8}
+            "financing": 8, "investment_weak": 9, "financing_strong": 8, "loan_weak": 9}
 RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
                            r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
                            r"agree[sd]?|took|takes?|taken)\b", re.I)
@@ -472,11 +474,11 @@ def _kind(text: str, hits: list[tuple[int, int, str]], b0: int, b1: int, start: 
             dist = start - h1
         elif h0 >= end:
             dist = h0 - end
-            if PURPOSE_BEFORE.search(text, max(b0, h0 - 30), h0):
+            if kind != "loan" and PURPOSE_BEFORE.search(text, max(b0, h0 - 30), h0):
                 dist += 1000  # only when no other word is there at all
         else:
             continue
-        if kind == "investment_weak":
+        if kind in ("investment_weak", "loan_weak"):
             dist += 40
         elif kind == "financing":
             dist += 15  # generic words ("pledged", "funding") yield to a specific one nearby
@@ -486,12 +488,12 @@ def _kind(text: str, hits: list[tuple[int, int, str]], b0: int, b1: int, start: 
             best = cand
     if best is None or best[0] >= 1000:
         return "other"  # no flow word, or only one of the purpose ("... to import weapons")
-    kind = {"investment_weak": "investment", "financing_strong": "financing"}.get(best[2], best[2])
+    kind = {"investment_weak": "investment", "financing_strong": "financing", "loan_weak": "loan"}.get(best[2], best[2])
     if kind in ("loan", "grant", "aid"):
         # "$310 million in grants and loans": two kinds of flow joined, one figure: financing
         (_c, h0, h1) = next(x for x in scored if x[0] == best)
         for (c2, g0, g1) in scored:
-            other = {"investment_weak": "investment"}.get(c2[2], c2[2])
+            other = {"investment_weak": "investment", "loan_weak": "loan"}.get(c2[2], c2[2])
             if other != kind and other in ("loan", "grant", "aid") and (
                     COORDINATED.match(text[h1:g0]) or COORDINATED.match(text[g1:h0])):
                 return "financing"

@@ -153,7 +153,7 @@ def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention],
         s0, s1 = sentence_of(f.start)
         here = [m for m in mentions if s0 <= m.start < s1]
         states_here = {_state(m) for m in here if m.ref.type == "country"} - {None}
-        if f.kind == "other" and f.lender and f.amount >= 10_000:
+        if f.kind == "other" and (f.lender or f.recipient) and f.amount >= 10_000:
             # "Russia has handed over $100 million": money given; the headline may say of which kind
             f.kind = headline_kind or "financing"
         if f.kind == "other" and prev is not None and prev.kind in FLOW_KINDS and prev_sentence == (s0, s1) \

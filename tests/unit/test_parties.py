@@ -91,3 +91,13 @@ def test_a_rate_and_lakh_grouping():
     assert fin("", "(3,958.56 soums = $1 on July 1)") == []
     (m,) = fin("", "The firm will invest Rs 4,04,61,35,54,436 in the plant.")
     assert m.currency == "INR"
+
+
+def test_money_received_to_lend_is_a_loan_and_deposits_placed_by_a_state_are_loans():
+    found = fin("Kazakh banks get EIB money", "The Development Bank of Kazakhstan is getting €120 million to lend "
+                "to small firms in the country.")
+    assert by_text(found, "€120 million").kind == "loan"
+    (m,) = fin("", "Of these deposits, $2 billion will mature in December.")
+    assert m.kind == "loan"
+    (m,) = fin("", "ADQ will convert $11 billion of deposits that will be utilized for investment in projects.")
+    assert m.kind == "investment"
