@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from .extraction import analyze_text, html_to_article
+from .extraction.article import enrichment_text
 from .extraction.gazetteer import load, tokens_of
 
 METRICS = ("country_precision", "country_recall", "org_precision", "org_recall", "person_precision", "person_recall",
@@ -179,7 +180,8 @@ def evaluate(gold_path: str | Path, pages_dir: str | Path, nlp=None) -> Report:
     for name, exp in gold["articles"].items():
         article = html_to_article((pages / name).read_text(encoding="utf-8"))
         published = date.fromisoformat(article["date"][:10]) if article and article.get("date") else None
-        res = analyze_text(article.get("title") or "", article.get("text") or "", published=published,
+        res = analyze_text(article.get("title") or "", enrichment_text(article.get("text"), article.get("captions")),
+                           published=published,
                            site=article.get("sitename"), lang=article.get("lang"),
                            author=article.get("author"), nlp=nlp)
         rep.recognisers.add(res.ner)

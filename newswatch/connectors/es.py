@@ -53,9 +53,16 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
     """Create (idempotently) the stories template + first index + alias, and the side indices (the locks index
     too: created by the first lock instead, it would cost that run's lock a third of a second)."""
     ix = Indices(settings)
-    es.indices.put_index_template(name=f"{ix.prefix}-stories",
-                                  **stories_template(ix.prefix, settings.es_refresh_interval, language_analyzers(es)))
-    if not es.indices.exists_alias(name=ix.stories):
+    template = stories_template(ix.prefix, settings.es_refresh_interval, language_analyzers(es))
+    es.indices.put_index_template(name=f"{ix.prefix}-stories", **template)
+    if es.indices.exists_alias(name=ix.stories):
+        # fields the schema has gained since the index was created (the mapping is strict): added in place; a
+        # changed field is left to `newswatch es migrate`
+        for name, current in es.indices.get_mapping(index=ix.stories).body.items():
+            gained = _gained(current["mappings"].get("properties", {}), template["template"]["mappings"]["properties"])
+            if gained:
+                es.indices.put_mapping(index=name, properties=gained)
+    else:
         first = f"{ix.stories}-000001"
         if not es.indices.exists(index=first):
             try:
@@ -69,6 +76,19 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
         for name, mappings in side:
             create_index(es, name, mappings)
     return ix
+
+
+def _gained(have: dict, want: dict) -> dict:
+    """The properties of ``want`` (a mapping) that ``have`` lacks, nested objects included."""
+    out = {}
+    for key, spec in want.items():
+        if key not in have:
+            out[key] = spec
+        elif "properties" in spec and "properties" in have[key]:
+            inner = _gained(have[key]["properties"], spec["properties"])
+            if inner:
+                out[key] = {k: v for k, v in spec.items() if k != "properties"} | {"properties": inner}
+    return out
 
 
 def language_analyzers(es: Elasticsearch) -> frozenset[str]:

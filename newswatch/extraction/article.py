@@ -131,12 +131,17 @@ def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int
         return None
     d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
     text = d.get("text") or ""
+    captions = []
     if text and (b"<figcaption" in html if isinstance(html, bytes) else "<figcaption" in html):
         captions = _story_captions(html, text)
-        if captions:
-            text = text + "\n" + "\n".join(captions)
     lang = d.get("language")
     if not lang:
         m = _LANG.search(html[:4000] if isinstance(html, bytes) else html[:4000].encode("utf-8", "ignore"))
         lang = m.group(1).decode().lower() if m else None
-    return {**meta, "text": text, "lang": detect_lang(f"{meta['title'] or ''} {text}", lang, lang_hint)}
+    return {**meta, "text": text, "captions": captions,
+            "lang": detect_lang(f"{meta['title'] or ''} {text}", lang, lang_hint)}
+
+
+def enrichment_text(text: str | None, captions: list[str] | None) -> str:
+    """What facts are read from: the main text, then the story's figure captions (they name people and places)."""
+    return (text or "") + ("\n" + "\n".join(captions) if captions else "")

@@ -76,9 +76,11 @@ def outlet_name(page: dict, art: dict, title: str) -> str | None:
 
 
 def story_text(page: dict) -> tuple[str, str]:
-    """The title and main text a story is enriched from (and the recogniser reads)."""
+    """The title and text a story is enriched from (and the recogniser reads): the main text and its captions."""
+    from ..extraction.article import enrichment_text
+
     art = page["article"]
-    return art.get("title") or page.get("title") or "", art.get("text") or ""
+    return art.get("title") or page.get("title") or "", enrichment_text(art.get("text"), art.get("captions"))
 
 
 def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None = None) -> dict:
@@ -110,7 +112,7 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
         id=page["id"], url=page["url"], canonical_url=page["canonical_url"], feeds=sorted(set(page["feeds"])),
         site=site, source_name=outlet_name(page, art, title),
         source_tags=sorted(set(page.get("source_tags") or [])),
-        title=title or None, text=text, author=author,
+        title=title or None, text=art.get("text") or "", captions=list(art.get("captions") or []), author=author,
         lang=art.get("lang"), published_at=published, fetched_at=page["fetched_at"], ingested_at=now_iso(),
         countries=facts.countries, regions=facts.regions, orgs=facts.orgs, people=facts.people,
         entities=facts.entities, finance=finance, finance_usd_max=max(usd) if usd else None,
@@ -123,7 +125,7 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
         ner=facts.ner, extraction_version=EXTRACTION_VERSION,
         # alone until newswatch.clustering finds its copies among recent stories, once the run has indexed it
         cluster_id=page["id"], cluster_sites=[site] if site else [], cluster_urls=[page["url"]],
-        **fingerprint(text),
+        **fingerprint(art.get("text") or ""),
     )
     doc = story.model_dump(mode="json")
     doc["_id"] = doc["id"]

@@ -90,6 +90,9 @@ class Story(BaseModel):
                                          "languages": True}
     )
     text: str = Field(default="", json_schema_extra={**_es(type="text"), "languages": True})
+    captions: list[str] = Field(default_factory=list, json_schema_extra={**_es(type="text"), "languages": True},
+                                description="captions of the story's own figures (offsets of entities and money "
+                                "run on past the text into them, one line each)")
     author: Optional[str] = None
     lang: Optional[str] = Field(default=None, description="ISO 639-1 language of the story (page, feed or detected)")
     published_at: Optional[datetime] = Field(default=None, description="publication time with the time zone "

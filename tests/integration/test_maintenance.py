@@ -103,3 +103,30 @@ def test_migrate_gives_old_stories_readable_lenders_and_deal_totals(settings, es
     assert doc["deal_usd_total"] == 4.2e8 and doc["deal_kinds"] == ["loan"] and doc["lender_countries"] == ["CN"]
     assert doc["finance"][0]["lender_name"] == "China Development Bank" and doc["finance"][0]["lender_country"] == "CN"
     assert doc["finance"][0]["recipient_location"]["lat"] == pytest.approx(37.95, abs=0.01)  # Ashgabat
+
+
+def test_fields_the_schema_gained_are_added_to_an_existing_index(settings, es_client):
+    """A stories index created before the schema gained a field (strict mapping) takes documents with it after
+    the next run's ensure_indices."""
+    from newswatch.connectors.es import ensure_indices
+    from newswatch.schemas.mapping import stories_template
+
+    ix = Indices(settings)
+    old = stories_template(ix.prefix)["template"]["mappings"]
+    old = {**old, "properties": {k: v for k, v in old["properties"].items() if k != "captions"}}
+    old["properties"]["finance"] = {**old["properties"]["finance"], "properties": {
+        k: v for k, v in old["properties"]["finance"]["properties"].items() if k != "aggregate"}}
+    es_client.indices.create(index=f"{ix.stories}-000001", mappings=old, aliases={ix.stories: {"is_write_index": True}})
+    with pytest.raises(Exception, match="strict_dynamic_mapping|mapping set to strict"):
+        es_client.index(index=ix.stories, id="c0", document=_source(0, captions=["A caption."]))
+    ensure_indices(es_client, settings)
+    es_client.index(index=ix.stories, id="c1", document=_source(1, captions=["A caption."]), refresh=True)
+    assert es_client.get(index=ix.stories, id="c1")["_source"]["captions"] == ["A caption."]
+    mapping = es_client.indices.get_mapping(index=ix.stories)[f"{ix.stories}-000001"]["mappings"]["properties"]
+    assert mapping["finance"]["properties"]["aggregate"]["type"] == "boolean"
+
+
+def _source(i: int, **extra) -> dict:
+    doc = _doc(i, **extra)
+    doc.pop("_id")
+    return doc

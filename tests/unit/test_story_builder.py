@@ -39,3 +39,13 @@ def test_equivalents_and_repeats_are_marked_and_counted_once():
     assert doc["deal_usd_total"] == yuan["usd"] and doc["deal_kinds"] == ["investment"]
     # the story-level total of every mention is still there, and is not what a deal chart shows
     assert doc["finance_usd_total"] == round(sum(m["usd"] for m in doc["finance"]), 2) > doc["deal_usd_total"]
+
+
+def test_captions_are_a_field_of_their_own_and_facts_are_read_from_them():
+    doc = build_story({"id": "c", "url": "http://x.example/c", "canonical_url": "http://x.example/c", "feeds": [],
+                       "fetched_at": "2024-11-06T00:00:00Z", "published_at": "2024-11-06T06:00:00Z",
+                       "article": {"title": "Budget", "text": "The budget was debated for a week.",
+                                   "captions": ["Finance Minister of Tajikistan in Dushanbe."], "date": "2024-11-06"}})
+    assert doc["text"] == "The budget was debated for a week." and doc["captions"] == [
+        "Finance Minister of Tajikistan in Dushanbe."]
+    assert doc["countries"] == ["TJ"]
