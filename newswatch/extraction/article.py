@@ -56,6 +56,8 @@ def _options(fast: bool, url: str | None) -> Extractor:
 # favor_precision: no comments, sidebars or link lists in the text; metadata is read by _metadata (below)
 _FAST = Extractor(output_format="python", fast=True, precision=True, comments=False, with_metadata=False)
 _THOROUGH = Extractor(output_format="python", fast=False, precision=True, comments=False, with_metadata=False)
+# a fast-pass text this short is often a related-news block, not the story: the full cascade reads the page again
+FULL_CASCADE_BELOW = 500
 _DATE_PARAMS = dict(_FAST.date_params)  # as trafilatura's own metadata pass (config: extensive search)
 _STAMP = "%Y-%m-%dT%H:%M:%S%z"
 
@@ -114,8 +116,9 @@ def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int
     """Title, main text, author, date, language and site name of a news page; None if nothing was found.
 
     trafilatura runs in its fast mode first (its own extractor only). Only a page where that finds less than
-    ``min_chars`` of text is extracted again with trafilatura's full cascade (readability and jusText as
-    fallbacks): on ordinary news pages both give the same text, and the fast mode costs about a third less.
+    ``min_chars`` or :data:`FULL_CASCADE_BELOW` characters of text is extracted again with trafilatura's full
+    cascade (readability and jusText as fallbacks): on ordinary news pages both give the same text, and the fast
+    mode costs about a third less.
     ``author_hint``: the author the feed gave, used when the page's meta data names none. ``lang_hint``: the
     language the feed declares; the story's ``lang`` is the page's own when it fits the text, else the feed's when
     that does, else detected from the text (:mod:`newswatch.extraction.lang`).
@@ -125,7 +128,7 @@ def html_to_article(html: str | bytes, url: str | None = None, *, min_chars: int
         return None
     meta = _metadata(tree, url, author_hint)
     doc = trafilatura.bare_extraction(tree, options=_options(True, url))  # works on a copy of the tree
-    if doc is None or len((doc.text or "").strip()) < min_chars:
+    if doc is None or len((doc.text or "").strip()) < max(min_chars, FULL_CASCADE_BELOW):
         doc = trafilatura.bare_extraction(tree, options=_options(False, url)) or doc
     if doc is None:
         return None
