@@ -481,8 +481,12 @@ def cmd_eval(args) -> int:
     from .evaluation import run_eval
 
     thresholds = {k: v for k, v in vars(args).items() if k.startswith("min_") and v is not None}
-    return run_eval(args.gold, args.pages, thresholds, max_violations=args.max_violations,
-                    nlp=_settings(args).nlp_config)
+    try:
+        return run_eval(args.gold, args.pages, thresholds, max_violations=args.max_violations,
+                        nlp=_settings(args).nlp_config, as_json=args.json)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]newswatch eval: {exc}[/]")
+        return 2
 
 
 def cmd_doctor(args) -> int:
@@ -732,9 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check configuration, Elasticsearch, SMTP and disk; print what to fix")
     doc.set_defaults(func=cmd_doctor)
 
-    ev = sub.add_parser("eval", help="measure extraction against a gold file")
-    ev.add_argument("gold")
-    ev.add_argument("--pages", required=True, help="directory with the gold file's HTML pages")
+    ev = sub.add_parser("eval", help="measure extraction against one or more gold files")
+    ev.add_argument("gold", nargs="+", help="gold file(s); several are added up into one report")
+    ev.add_argument("--pages", help="directory with the gold file's HTML pages (default: articles/ beside it)")
+    ev.add_argument("--json", action="store_true", help="print the metrics (per file and in all) as JSON")
     from .evaluation import METRICS
 
     for name in METRICS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -58,6 +59,17 @@ class Report:
     extras: list[str] = field(default_factory=list)
     recognisers: set[str] = field(default_factory=set)
     ner_errors: set[str] = field(default_factory=set)
+
+    def add(self, other: "Report") -> None:
+        """Add ``other``'s counts and findings (several gold files make one report)."""
+        for name in ("countries", "orgs", "people", "finance", "currency", "kind", "recipient", "lender", "alert"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            mine.tp, mine.fp, mine.fn = mine.tp + theirs.tp, mine.fp + theirs.fp, mine.fn + theirs.fn
+        self.violations += other.violations
+        self.lines += other.lines
+        self.extras += other.extras
+        self.recognisers |= other.recognisers
+        self.ner_errors |= other.ner_errors
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -172,17 +184,25 @@ def _alert_fires(article: dict, res) -> bool:
                          "finance": [f.model_dump() for f in res.finance]})
 
 
-def evaluate(gold_path: str | Path, pages_dir: str | Path, nlp=None) -> Report:
-    """``nlp``: the recogniser the pipeline would call (an :class:`~newswatch.connectors.nlp.NlpConfig`)."""
+def evaluate(gold_path: str | Path, pages_dir: str | Path | None = None, nlp=None) -> Report:
+    """Measure extraction against one gold file; its pages are in ``pages_dir`` (default: ``articles/`` beside
+    it). Each page goes through what the pipeline does with it: byte decoding, ``html_to_article`` with the page's
+    URL, the site fallback, :func:`~newswatch.extraction.analyze_text` over the text and captions. ``nlp``: the
+    recogniser the pipeline would call (an :class:`~newswatch.connectors.nlp.NlpConfig`)."""
+    from urllib.parse import urlsplit
+
+    from .pipelines.stages import decode_html
+
     gold = json.loads(Path(gold_path).read_text(encoding="utf-8"))
-    pages = Path(pages_dir)
+    pages = Path(pages_dir) if pages_dir else Path(gold_path).parent / "articles"
     rep = Report()
     for name, exp in gold["articles"].items():
-        article = html_to_article((pages / name).read_text(encoding="utf-8"))
-        published = date.fromisoformat(article["date"][:10]) if article and article.get("date") else None
+        url = exp.get("source_url")
+        article = html_to_article(decode_html((pages / name).read_bytes(), None), url=url) or {}
+        published = date.fromisoformat(article["date"][:10]) if article.get("date") else None
+        site = article.get("sitename") or (urlsplit(url).hostname if url else None)
         res = analyze_text(article.get("title") or "", enrichment_text(article.get("text"), article.get("captions")),
-                           published=published,
-                           site=article.get("sitename"), lang=article.get("lang"),
+                           published=published, site=site, lang=article.get("lang"),
                            author=article.get("author"), nlp=nlp)
         rep.recognisers.add(res.ner)
         if res.ner_error:
@@ -295,11 +315,23 @@ def render(rep: Report) -> str:
     return "\n".join(out)
 
 
-def run_eval(gold: str, pages: str, thresholds: dict[str, float], max_violations: int = 0, nlp=None) -> int:
-    """Print the report; exit code 1 if a metric is below its threshold or there are violations."""
-    rep = evaluate(gold, pages, nlp)
-    print(render(rep))
+def run_eval(gold: str | list[str], pages: str | None, thresholds: dict[str, float], max_violations: int = 0,
+             nlp=None, as_json: bool = False) -> int:
+    """Print the report of one or several gold files (their counts added up); exit code 1 if a metric is below
+    its threshold or there are more violations than allowed. ``as_json``: the metrics per gold file and in all."""
+    golds = [gold] if isinstance(gold, str) else list(gold)
+    if pages and len(golds) > 1:
+        raise ValueError("--pages names the pages of one gold file; with several, each file's articles/ is used")
+    rep, per_file = Report(), {}
+    for path in golds:
+        one = evaluate(path, pages, nlp)
+        per_file[str(path)] = {**one.metrics(), "violations": len(one.violations)}
+        rep.add(one)
     metrics = rep.metrics()
+    if as_json:
+        print(json.dumps({"files": per_file, "all": {**metrics, "violations": len(rep.violations)}}, indent=2))
+    else:
+        print(render(rep))
     wanted = {k[4:] if k.startswith("min_") else k: v for k, v in thresholds.items() if v is not None}
     unknown = sorted(set(wanted) - set(metrics))
     if unknown:
@@ -307,7 +339,10 @@ def run_eval(gold: str, pages: str, thresholds: dict[str, float], max_violations
     failed = [f"{k} {metrics[k]:.3f} < {v}" for k, v in wanted.items() if metrics[k] < v]
     if len(rep.violations) > max_violations:
         failed.append(f"{len(rep.violations)} violations > {max_violations}")
-    print("\nthresholds: " + ("FAILED: " + "; ".join(failed) if failed else "all met"))
+    if not as_json:
+        print("\nthresholds: " + ("FAILED: " + "; ".join(failed) if failed else "all met"))
+    elif failed:
+        print("thresholds FAILED: " + "; ".join(failed), file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -53,6 +53,11 @@ def drop_non_actors(text: str, mentions: list[Mention], body_start: int) -> list
                 continue  # "Paris 2024", "ALMATY, July 3 -"
         if i in consumed:
             continue
+        arm = _named_arm(m)
+        if arm is not None:  # a recogniser's span already holds the country: "Sberbank Kazakhstan"
+            out.append(Mention(m.start, m.end, m.surface, replace(
+                m.ref, id=f"{m.ref.id}-{arm.lower()}", name=m.surface, country=arm, wikidata=None)))
+            continue
         if m.ref.type == "org" and m.ref.kind in ("bank", "company") and i + 1 < len(mentions):
             nxt = mentions[i + 1]
             if nxt.ref.type == "country" and text[m.end:nxt.start] == " " and nxt.ref.id != m.ref.country:
@@ -64,3 +69,15 @@ def drop_non_actors(text: str, mentions: list[Mention], body_start: int) -> list
                 continue
         out.append(m)
     return out
+
+
+def _named_arm(m: Mention) -> str | None:
+    """The country a bank's or company's name ends with, when it is not the organisation's own."""
+    if m.ref.type != "org" or m.ref.kind not in ("bank", "company") or " " not in m.surface:
+        return None
+    from .gazetteer import load, tokens_of
+
+    ref = load().forms.get(tuple(tokens_of(m.surface.rsplit(" ", 1)[1])))
+    if ref is not None and ref.type == "country" and ref.id != m.ref.country:
+        return ref.id
+    return None
