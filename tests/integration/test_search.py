@@ -74,8 +74,11 @@ def test_search_by_kind_lender_and_recipient(analyst_corpus):
     wb = run("*", "--lender", "World Bank", "--kind", "loan")
     assert [h["title"] for h in wb] == ["World Bank approves $250 million for Kyrgyzstan's Kambarata-1 hydropower plant"]
     assert wb[0]["largest_deal"]["usd"] == 250e6
-    # all conditions on the same deal: KG receives a loan (World Bank) and Russian financing, but no Russian loan
-    assert run("*", "--lender", "RU", "--recipient", "KG", "--kind", "loan") == []
+    # all conditions on the same deal: KG receives a grant (the EU's) and Russian money, but no Russian grant;
+    # "Russia will also lend an additional $500 million to the fund" is a Russian loan
+    assert run("*", "--lender", "RU", "--recipient", "KG", "--kind", "grant") == []
+    assert [h["title"] for h in run("*", "--lender", "RU", "--recipient", "KG", "--kind", "loan")] == [
+        "Russian Government Approves Giving $1 Billion to Kyrgyz Development Fund"]
     ru = run("*", "--lender", "RU", "--recipient", "KG")
     assert [h["largest_deal"]["lender_country"] for h in ru] == ["RU"]
     grants = run("*", "--kind", "grant")
