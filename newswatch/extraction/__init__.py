@@ -10,7 +10,8 @@ from ..schemas.story import Entity, ExtractionResult
 from .actors import drop_non_actors
 from .article import html_to_article
 from .entities import Mention, find_mentions
-from .finance import _Sentences, find_finance, headline_kind
+from .finance import _Sentences, find_finance
+from .kinds import headline_kind
 from .parties import drop_repeats, fill_from_story, mark_equivalents_and_repeats
 from .ner import merge
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from ._regex import fast_start
 from .entities import Mention
 
 FLOW_KINDS = frozenset({"loan", "grant", "aid", "investment", "financing", "debt"})
@@ -31,6 +32,169 @@ _OWN_BUDGET = re.compile(r"\b(?:(?:state|national|federal|republican|regional|lo
                          r"budget (?:funds|money|allocations?)|(?:regional|local|provincial|city|municipal|oblast) "
                          r"(?:government|authorities|administration)|akimat|municipality)\b", re.I)
 _PRONOUN_START = re.compile(r"\s*(?:It(?!\s+(?:is|was|has been|will be|would be|seems)\b)|Its|The country|The republic|The nation)\b")
+
+
+RECEIVE_VERBS = re.compile(r"\b(?:receiv(?:e|es|ed|ing)|absorb(?:s|ed)?|secur(?:e|es|ed)|obtain(?:s|ed)?|got|gets|"
+                           r"won|wins|borrow(?:s|ed)?|attract(?:s|ed)?|owes?|owed|ratif(?:y|ies|ied)|sign(?:s|ed)|"
+                           r"agree[sd]?|took|takes?|taken)\b", re.I)
+GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|(?:will|to|would|could|can|may) loan|provid(?:e|es|ed)|giv(?:e|es|en)|gave|grant(?:s|ed)|approv(?:e|es|ed)|"
+                        r"open(?:s|ed)|extend(?:s|ed)|commit(?:s|ted)|pledg(?:e|es|ed)|offer(?:s|ed)|roll(?:s|ed)? over|"
+                        r"invest(?:s|ed)?|add(?:s|ed)?|will add|financ(?:e|es|ed)|disburs(?:e|es|ed)|"
+                        r"allocat(?:e|es|ed)|writ(?:e|es|ten|ing) off|forg(?:ive|ives|ave|iven)|cancel(?:s|led|ed)?|"
+                        r"hand(?:s|ed|ing)? over|contribut(?:e|es|ed|ing)|underwr(?:ite|ites|ote|itten)|loaned|"
+                        r"transfer(?:s|red)?|provid(?:ing)|extending|offering|lending|granting|allocating|investing|"
+                        r"financing)\b", re.I)
+RECEIVE_VERBS, GIVE_VERBS = fast_start(RECEIVE_VERBS), fast_start(GIVE_VERBS)
+LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party", "recognised",
+                "initiative"}
+TO_BEFORE = re.compile(r"\b(?:to|for|into|in)\s+(?:the\s+)?$")
+CLAUSE_WORDS = fast_start(re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b"))
+FROM_BEFORE = re.compile(r"\b(?:from|(?:financed|funded|provided|allocated|underwritten|granted|lent|extended|"
+                         r"offered|given|issued|backed|arranged) by|with)\s+(?:the\s+)?$")
+_SUBJECT_BREAK = re.compile(r"[,;:(]|\b(?:and|but|while|which|that|who)\b")
+DEBT_TO_BEFORE = re.compile(r"\b(?:debts?|owed|owes?|arrears|liabilit(?:y|ies))\s+(?:\w+\s+){0,2}(?:to|in)\s+(?:the\s+)?$")
+FLOW_TO_BEFORE = re.compile(r"\b(?:assistance|aid|loans?|grants?|credits?|investments?|financing|funding|support|"
+                            r"lending|ODA)\)?\s+(?:to|for)\s+(?:the\s+)?$")
+OWES_BEFORE = re.compile(r"\b(?:owes?|owed|owing)\s+(?:the\s+)?$")
+_DEVELOPMENT_LENDERS = frozenset({"lender", "union", "aid", "multilateral", "fund"})
+_BREAK_IN = re.compile(r"[,;(—–]")
+FLOW_NOUN_AFTER = re.compile(r"(?:['’]s)?\s+(?:financing|loans?|investments?|aid|credit|grants?|funding|lending)\b")
+
+
+
+
+def _party_value(m: Mention) -> str | None:
+    ref = m.ref
+    if ref.type == "country":
+        return ref.id
+    if ref.type == "org":
+        if ref.kind in ("party",) and ref.country:
+            return ref.country  # a ruling party acting for its state ("CCP financing" -> CN)
+        return ref.id
+    return None
+
+
+class _Clause:
+    """One amount [start, end) and the names of its clause or sentence, as the party rules read them."""
+
+    def __init__(self, text: str, s0: int, s1: int, start: int, end: int, kind: str, mentions: list[Mention]):
+        self.text, self.start, self.end, self.kind = text, start, end, kind
+        self.names = [m for m in mentions if s0 <= m.start < s1 and m.ref.type in ("country", "org")]
+        self.before = [m for m in self.names if m.end <= start]
+        self.countries_before = [m for m in self.before if m.ref.type == "country"]
+        # after the amount: countries, and companies of a country ("a credit line to Turkmengaz")
+        self.after = [m for m in self.names if m.start >= end and (
+            m.ref.type == "country" or (m.ref.kind == "company" and m.ref.country))]
+
+
+def _to_after(c: _Clause) -> tuple[str | None, str | None]:
+    """"... loan to|for|into Uzbekistan" right after the amount: the recipient; for debt ("is owed to China") the
+    creditor, i.e. the lender."""
+    for m in c.after:
+        gap = c.text[c.end:m.start]
+        if (len(gap) < 45 and TO_BEFORE.search(gap) and not CLAUSE_WORDS.search(gap)
+                and c.text[m.end:m.end + 1] not in ("-", "–")):
+            if c.kind == "debt":
+                return (m.ref.id if m.ref.type == "country" else _party_value(m)), None
+            return None, m.ref.id if m.ref.type == "country" else m.ref.country
+    return None, None
+
+
+def _creditor_before(c: _Clause) -> str | None:
+    """"owes China $1.2 billion", "Sri Lanka's debts to China (rose) to $8 billion": the creditor."""
+    for m in reversed(c.before):
+        gap = len(c.text[m.end:c.start])
+        if gap < 4 and OWES_BEFORE.search(c.text, max(0, m.start - 12), m.start):
+            return _party_value(m)
+        if gap < 30 and DEBT_TO_BEFORE.search(c.text, max(0, m.start - 40), m.start):
+            return _party_value(m)
+    return None
+
+
+def _flow_to_before(c: _Clause) -> str | None:
+    """"... assistance to Bangladesh amounting $3.2 billion": the country right before the amount."""
+    if not c.countries_before:
+        return None
+    m = c.countries_before[-1]
+    gap = c.text[m.end:c.start]
+    if (len(gap) < 30 and FLOW_TO_BEFORE.search(c.text, max(0, m.start - 40), m.start)
+            and not CLAUSE_WORDS.search(gap) and not GIVE_VERBS.search(gap)):
+        return m.ref.id
+    return None
+
+
+def _receiver_before(c: _Clause) -> str | None:
+    """"Kazakhstan (alone) has absorbed ... $33 billion", "Tajikistan's parliament ratified ..."."""
+    for m in reversed(c.countries_before):
+        between = c.text[m.end:c.start]
+        if RECEIVE_VERBS.search(between) and not GIVE_VERBS.search(between):
+            return m.ref.id
+    return None
+
+
+def _source_after(c: _Clause) -> str | None:
+    """"from China", "financed by the ADB", "a loan with the EBRD" after the amount, in the same clause."""
+    for m in c.names:
+        gap = c.text[c.end:m.start]
+        by = FROM_BEFORE.search(gap) if m.start >= c.end and len(gap) < 60 and not _BREAK_IN.search(gap) else None
+        if by and (m.ref.kind in _DEVELOPMENT_LENDERS if by.group().startswith("with") else
+                   m.ref.type == "country" or m.ref.kind in LENDER_KINDS):
+            return _party_value(m)
+    return None
+
+
+def _giver_before(c: _Clause) -> str | None:
+    """The subject of a giving verb before the amount ("China lent", "the ADB will provide"): no clause break
+    between the name and the verb, no receiving verb between the name and the amount."""
+    for m in reversed(c.before):
+        if m.ref.type == "org" and m.ref.kind is not None and m.ref.kind not in LENDER_KINDS:
+            continue
+        between = c.text[m.end:c.start]
+        verb = GIVE_VERBS.search(between)
+        if verb and not RECEIVE_VERBS.search(between) and not _SUBJECT_BREAK.search(between, 0, verb.start()):
+            return _party_value(m)
+    return None
+
+
+def _flow_noun_party(c: _Clause) -> str | None:
+    """"<party> financing|loans|investment": the party right before a flow noun."""
+    for m in c.names:
+        if FLOW_NOUN_AFTER.match(c.text[m.end:m.end + 25]):
+            return _party_value(m)
+    return None
+
+
+def _sole_funder(c: _Clause) -> str | None:
+    """One development lender, donor or union named with a flow of money: it provides it."""
+    if c.kind not in FLOW_KINDS:
+        return None
+    ids = {m.ref.id for m in c.names if m.ref.type == "org" and m.ref.kind in ("lender", "union", "aid")}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def _beside_lender(c: _Clause, lender: str | None) -> str | None:
+    """A foreign lender and exactly one other country in the clause: that country receives."""
+    if c.kind not in FLOW_KINDS or not lender:
+        return None
+    lender_country = next((m.ref.country for m in c.names if _party_value(m) == lender), lender)
+    others = {m.ref.id for m in c.names if m.ref.type == "country" and m.ref.id != lender_country}
+    return others.pop() if len(others) == 1 else None
+
+
+def sentence_parties(text: str, s0: int, s1: int, start: int, end: int, kind: str,
+                     mentions: list[Mention]) -> tuple[str | None, str | None]:
+    """(lender, recipient) of the amount [start, end) as its clause or sentence [s0, s1) names them: each rule
+    in turn, the first that finds a party wins."""
+    c = _Clause(text, s0, s1, start, end, kind, mentions)
+    lender, recipient = _to_after(c)
+    lender = _creditor_before(c) or lender
+    recipient = recipient or _flow_to_before(c) or _receiver_before(c)
+    lender = lender or _source_after(c) or _giver_before(c) or _flow_noun_party(c) or _sole_funder(c)
+    recipient = recipient or _beside_lender(c, lender)
+    return lender, (None if recipient == lender else recipient)
+
+
+# ---------------------------------------------------------------- the story
 
 
 def mark_equivalents_and_repeats(finance, text: str) -> None:

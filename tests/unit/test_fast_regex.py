@@ -6,7 +6,7 @@ import re
 import lxml.html
 import pytest
 
-from newswatch.extraction import entities, finance
+from newswatch.extraction import currency, entities, finance, kinds, money, parties
 from newswatch.extraction._regex import fast_start, first_chars
 
 RULES = [getattr(entities, n) for n in ("PERSON_TITLE_RE", "PERSON_APPOSITIVE_RE", "PERSON_SAID_RE", "ORG_SUFFIX_RE",
@@ -37,8 +37,8 @@ def test_case_insensitive_patterns_keep_matching_every_case():
     assert len(fast.findall(text)) == 5
 
 
-@pytest.mark.parametrize("rx", RULES + [rx for _kind, rx in finance.KIND_PATTERNS] + [
-    finance.RECEIVE_VERBS, finance.GIVE_VERBS, finance.RATE_BEFORE, finance.CLAUSE_WORDS, finance.SENTENCE_END])
+@pytest.mark.parametrize("rx", RULES + [rx for _kind, rx in kinds.KIND_PATTERNS] + [
+    parties.RECEIVE_VERBS, parties.GIVE_VERBS, money.RATE_BEFORE, parties.CLAUSE_WORDS, finance.SENTENCE_END])
 def test_rule_patterns_match_exactly_as_written(rx, fixtures_dir):
     original = re.compile(rx.pattern.split(")(?:", 1)[1][:-1] if rx.pattern.startswith("(?=[") else rx.pattern,
                           rx.flags)
@@ -110,8 +110,8 @@ def test_gated_patterns_match_exactly_as_written(fixtures_dir):
 
     texts = [UNICODE_CASES, "nothing here", ""] + [lxml.html.fromstring(p.read_bytes()).text_content()
                                                   for p in sorted((fixtures_dir / "articles").glob("*.html"))]
-    patterns = [rx for _kind, rx in finance.KIND_PATTERNS] + [finance.VAGUE.rx, finance.JAPANESE_MEDIA.rx,
-                                                              finance.CHINESE_MEDIA.rx, finance.JAPANESE_WORDS.rx]
+    patterns = [rx for _kind, rx in kinds.KIND_PATTERNS] + [money.VAGUE.rx, currency.JAPANESE_MEDIA.rx,
+                                                              currency.CHINESE_MEDIA.rx, currency.JAPANESE_WORDS.rx]
     for rx in patterns + list(entities.RULE_GATES.values()):
         gated = Gated(rx)
         for text in texts:
@@ -136,10 +136,10 @@ def test_flow_words_of_a_sentence_are_those_of_every_kind_pattern(fixtures_dir):
     for text in texts:
         for s0 in range(0, len(text), 150):  # windows of the text, as sentences are
             s1 = min(len(text), s0 + 300)
-            every = sorted((m.start() + s0, m.end() + s0, kind) for kind, rx in finance.KIND_PATTERNS
+            every = sorted((m.start() + s0, m.end() + s0, kind) for kind, rx in kinds.KIND_PATTERNS
                            for m in rx.finditer(text[s0:s1]))
-            assert sorted(finance._kind_hits(text[s0:s1], s0)) == every
+            assert sorted(kinds._kind_hits(text[s0:s1], s0)) == every
             found += len(every)
     assert found > 50
-    kinds = {k for _s, _e, k in finance._kind_hits(UNICODE_CASES, 0)}
-    assert kinds == {"loan", "investment", "trade", "financing_strong"}  # "arrangement" of "stand-by arrangement"
+    found_kinds = {k for _s, _e, k in kinds._kind_hits(UNICODE_CASES, 0)}
+    assert found_kinds == {"loan", "investment", "trade", "financing_strong"}  # "arrangement" of "stand-by arrangement"
