@@ -6,55 +6,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+
+import yaml
 
 from ._regex import Gated, fast_start
 
 # ---------------------------------------------------------------- surface patterns
 
-SCALES = {"trillion": 1e12, "tn": 1e12, "trn": 1e12, "billion": 1e9, "bn": 1e9, "bln": 1e9, "million": 1e6,
-          "mn": 1e6, "mln": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3, "crore": 1e7, "lakh": 1e5}
-SYMBOLS = [("US$", "USD"), ("U.S.$", "USD"), ("US $", "USD"), ("U.S. $", "USD"), ("A$", "AUD"), ("AU$", "AUD"),
-           ("C$", "CAD"), ("CA$", "CAD"), ("HK$", "HKD"), ("NT$", "TWD"), ("NZ$", "NZD"), ("S$", "SGD"), ("R$", "BRL"),
-           ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY?"), ("₹", "INR"), ("₽", "RUB"), ("₸", "KZT"),
-           ("₩", "KRW"), ("₺", "TRY"), ("Rs.", "Rs"), ("Rs", "Rs"), ("RMB", "CNY"), ("$US", "USD"),
-           ("Tk", "BDT"), ("Tenge", "KZT"), ("SDR", "XDR"), ("Mex$", "MXN"), ("MX$", "MXN")]
-CODES = ["USD", "EUR", "GBP", "JPY", "CNY", "CHF", "RUB", "KZT", "UZS", "KGS", "TJS", "TMT", "PKR", "INR", "TRY",
-         "AUD", "CAD", "HKD", "KRW", "AFN", "AZN", "GEL", "MNT", "IRR", "SAR", "AED", "QAR", "KWD", "BDT", "LKR",
-         "EGP", "IDR", "MYR", "THB", "NGN", "ZAR", "BRL", "MXN", "SGD", "NZD", "UAH", "BYN", "AMD", "XDR", "ZMW",
-         "CZK", "PLN", "SEK", "NOK", "DKK", "HUF", "ILS", "VND", "PHP"]
-WORDS = {"dollars": "USD", "dollar": "USD", "US dollars": "USD", "U.S. dollars": "USD", "euros": "EUR",
-         "euro": "EUR", "yuan": "CNY", "renminbi": "CNY", "RMB": "CNY", "yen": "JPY", "roubles": "RUB",
-         "rubles": "RUB", "rouble": "RUB", "ruble": "RUB", "tenge": "KZT", "soms": "KGS", "som": "KGS",
-         "somoni": "TJS", "manats": "TMT", "manat": "TMT", "sums": "UZS", "sum": "UZS", "soums": "UZS",
-         "soum": "UZS", "rupees": "Rs", "rupee": "Rs", "pounds": "GBP", "pounds sterling": "GBP", "won": "KRW",
-         "lira": "TRY", "liras": "TRY", "lari": "GEL", "afghanis": "AFN", "dirhams": "AED", "riyals": "SAR",
-         "Swiss francs": "CHF", "francs": "CHF", "special drawing rights": "XDR", "taka": "BDT",
-         "rupiah": "IDR", "ringgit": "MYR", "baht": "THB", "naira": "NGN", "kwacha": "ZMW", "hryvnias": "UAH",
-         "hryvnia": "UAH", "drams": "AMD", "cents": "USD/100", "US cents": "USD/100", "U.S. cents": "USD/100"}
+LEXICON = Path(__file__).resolve().parent.parent / "data" / "lexicons" / "en.yaml"
+_LEX = yaml.safe_load(LEXICON.read_text(encoding="utf-8"))
+SCALES: dict[str, float] = {k: float(v) for k, v in _LEX["scales"].items()}
+SYMBOLS: list[tuple[str, str]] = [tuple(x) for x in _LEX["symbols"]]
+CODES: list[str] = list(_LEX["codes"])
+WORDS: dict[str, str] = dict(_LEX["words"])
 # a currency named with its country ("125 million Australian dollars", "18.2 billion Saudi riyals")
-COUNTRY_WORDS = {
-    "USD": ["US", "U.S.", "American", "United States"], "AUD": ["Australian"], "CAD": ["Canadian"],
-    "HKD": ["Hong Kong"], "NZD": ["New Zealand"], "SGD": ["Singapore"], "TWD": ["Taiwan", "Taiwanese"],
-    "SAR": ["Saudi"], "QAR": ["Qatari"], "AED": ["UAE", "Emirati"], "INR": ["Indian"], "PKR": ["Pakistani"],
-    "LKR": ["Sri Lankan"], "CNY": ["Chinese"], "JPY": ["Japanese"], "RUB": ["Russian"], "KZT": ["Kazakh", "Kazakhstani"],
-    "UZS": ["Uzbek"], "KGS": ["Kyrgyz"], "TJS": ["Tajik"], "TMT": ["Turkmen"], "TRY": ["Turkish"],
-    "GBP": ["British"], "EGP": ["Egyptian"], "BDT": ["Bangladeshi"], "CHF": ["Swiss"], "KRW": ["South Korean", "Korean"],
-    "BRL": ["Brazilian"], "MXN": ["Mexican"], "ZAR": ["South African"], "NGN": ["Nigerian"], "KWD": ["Kuwaiti"],
-    "UAH": ["Ukrainian"], "AMD": ["Armenian"], "AZN": ["Azerbaijani"], "GEL": ["Georgian"]}
-_UNIT_OF = {"dollars": "dollar", "dollar": "dollar", "riyals": "riyal", "riyal": "riyal", "rupees": "rupee",
-            "rupee": "rupee", "dirhams": "dirham", "dirham": "dirham", "yuan": "yuan", "yen": "yen", "roubles": "ruble",
-            "rubles": "ruble", "tenge": "tenge", "soums": "sum", "sums": "sum", "soms": "som", "somoni": "somoni",
-            "manats": "manat", "lira": "lira", "pounds": "pound", "francs": "franc", "won": "won", "rand": "rand",
-            "taka": "taka", "naira": "naira", "hryvnias": "hryvnia", "drams": "dram", "lari": "lari", "dinars": "dinar"}
+COUNTRY_WORDS: dict[str, list[str]] = {k: list(v) for k, v in _LEX["country_words"].items()}
 for _code, _names in COUNTRY_WORDS.items():
     for _name in _names:
-        for _w in ("dollars", "dollar", "riyals", "rupees", "dirhams", "yuan", "yen", "roubles", "rubles", "tenge",
-                   "soums", "soms", "somoni", "manats", "lira", "pounds", "francs", "won", "rand", "taka", "naira",
-                   "hryvnias", "drams", "lari", "dinars"):
+        for _w in _LEX["country_word_units"]:
             WORDS.setdefault(f"{_name} {_w}", _code)
+_SPELLED_NUMBERS: dict[str, float] = dict(_LEX["spelled_numbers"])
+_HEDGE = "(?:" + "|".join(r"\s+".join(map(re.escape, h.split())) for h in sorted(_LEX["hedges"], key=len, reverse=True)) + ")"
 
-# Indian grouping first ("4,04,61,35,54,436"), then thousands separators, then plain digits
 _WORDS_FOLDED = {**{w.lower(): c for w, c in WORDS.items()}, **{c.lower(): c for c in CODES}}
+# Indian grouping first ("4,04,61,35,54,436"), then thousands separators, then plain digits
 _NUM = r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 # scale words in any of the cases headlines use; short forms glued or after one space ("USD 1.2 bn"), m/k glued
 _SCALE = (r"(?:\s?(?:[Tt]rillion|[Bb]illion|[Mm]illion|[Tt]housand|TRILLION|BILLION|MILLION|crore|lakh)\b|"
@@ -62,9 +38,6 @@ _SCALE = (r"(?:\s?(?:[Tt]rillion|[Bb]illion|[Mm]illion|[Tt]housand|TRILLION|BILL
 _SYM = "|".join(re.escape(s) for s, _ in sorted(SYMBOLS, key=lambda x: -len(x[0])))
 _CODE = "|".join(CODES)
 _WORD = "|".join(re.escape(w) for w in sorted(WORDS, key=len, reverse=True))
-_HEDGE = (r"(?:about|around|roughly|approximately|approx\.|nearly|almost|some|over|more than|less than|under|"
-          r"up to|at least|close to|an estimated|estimated|as much as|upwards of|in excess of|just over|"
-          r"just under|well over|below|above|estimated at|(?:did|does|do|will) not exceed|not exceeding|~)")
 
 _PRE = rf"(?:{_SYM}|(?:{_CODE})\s?)"
 PREFIXED = re.compile(rf"(?P<pre>{_PRE})\s?(?P<a>{_NUM})(?P<s1>{_SCALE})?(?:\s(?P<postword>{_WORD})\b)?")
@@ -87,11 +60,6 @@ CODE_FIRST = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})\s(?P<code>{_CODE})\s
 GLUED_CODE = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})\s?(?P<s1>M|B|K)(?P<code>USD|EUR|GBP|AUD|CAD|CHF|JPY|CNY)\b")
 HYPHENED = re.compile(rf"(?<![\w$€£¥.,])(?P<a>{_NUM})-(?P<s1>{_SCALE_WORD})-(?:(?:US|U\.S\.)-)?"
                       rf"(?P<word>dollar|euro|yuan|yen|ruble|rouble|USD|EUR|CNY|JPY)s?\b")
-_SPELLED_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
-                    "forty": 40, "fifty": 50, "hundred": 100, "a hundred": 100, "one hundred": 100, "half a": 0.5,
-                    "a half": 0.5, "half": 0.5, "a quarter": 0.25, "quarter of a": 0.25, "a quarter of a": 0.25,
-                    "quarter": 0.25, "three quarters": 0.75, "three quarters of a": 0.75, "one and a half": 1.5, "two and a half": 2.5}
 SPELLED = Gated(re.compile(
     r"\b(?P<n>" + "|".join(sorted(map(re.escape, _SPELLED_NUMBERS), key=len, reverse=True)) +
     r")[\s-]+(?P<s1>million|billion|trillion)\s+(?P<word>" + "|".join(
