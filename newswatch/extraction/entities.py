@@ -38,7 +38,7 @@ PERSON_APPOSITIVE_RE = fast_start(re.compile(rf"\b{_NAME}{_PERSON_APPOSITIVE_TAI
 _SAID = r"(?:said|says|told|according to)\s+"
 PERSON_SAID_RE = fast_start(re.compile(rf"\b{_SAID}{_NAME}\b"))
 
-_ORG_WORD = r"[A-Z][\w&'’\-]*"
+_ORG_WORD = r"[A-Z][\w&'’\-]{0,40}+"  # bounded: a run of hyphenated capitals is scanned once, not once per word
 _ORG_SUFFIX = (r"(?:Bank|Fund|Endowment|Society|Alliance|Partnership|Secretariat|Chamber|Institute|Institution|University|College|Organization|Organisation|Ministry|Agency|"
                r"Corporation|Company|Council|Commission|Exchange|Party|Association|Forum|Authority|Foundation|"
                r"Academy|Committee|Bureau|Centre|Center|Federation|Initiative|Corridor|Holdings|Group|Service|"

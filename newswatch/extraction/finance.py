@@ -7,7 +7,7 @@ exchange rates ("149 per dollar") and unit prices ("$82.10", "$74.20 a barrel") 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from datetime import date
 from functools import cache
 
@@ -24,6 +24,9 @@ from .usd import to_usd
 SENTENCE_END = fast_start(re.compile(r"[.!?](?P<gap>[\"”’)]?\s+)(?=[A-Z“\"(])|(?P<gap2>\n+)"))
 
 
+MAX_SENTENCE = 1200  # characters: longer "sentences" (lists, tables, junk) are read in windows
+
+
 class _Sentences:
     """Sentence boundaries of one text, found once (amounts look them up by position)."""
 
@@ -37,11 +40,19 @@ class _Sentences:
             self.ends.append(m.end(gap))
 
     def bounds(self, pos: int) -> tuple[int, int]:
+        """The sentence at ``pos``; of a sentence longer than :data:`MAX_SENTENCE`, the window around ``pos`` (a
+        page of thousands of amounts in one "sentence" costs linear time, not quadratic)."""
         i = bisect_right(self.ends, pos)  # the first break that ends after ``pos``
         start = self.ends[i - 1] if i else 0
-        if i == len(self.ends):
-            return start, self.length
-        return start, self.starts[i] if self.starts[i] > pos else self.length
+        end = self.length if i == len(self.ends) else (self.starts[i] if self.starts[i] > pos else self.length)
+        if end - start > MAX_SENTENCE:
+            start, end = max(start, pos - MAX_SENTENCE // 2), min(end, pos + MAX_SENTENCE // 2)
+        return start, end
+
+
+def names_in(mentions: list[Mention], starts: list[int], s0: int, s1: int) -> list[Mention]:
+    """The mentions (sorted by start; ``starts`` their starts) that start in [s0, s1)."""
+    return mentions[bisect_left(starts, s0):bisect_left(starts, s1)]
 
 
 
@@ -83,6 +94,8 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
     lender_kinds = {m.ref.id: m.ref.kind for m in mentions if m.ref.type == "org"}
     out: list[FinanceMention] = []
     raws = sorted(_find_raw(text), key=lambda r: r.start)
+    mentions = sorted(mentions, key=lambda m: m.start)
+    starts = [m.start for m in mentions]
     sentences = _Sentences(text) if raws else None
     kind_hits: dict[tuple[int, int], list] = {}  # per sentence: several amounts often share one
     in_sentence: dict[tuple[int, int], list[Mention]] = {}
@@ -92,7 +105,7 @@ def find_finance(text: str, mentions: list[Mention], *, published: date | None =
         hits = kind_hits.get((s0, s1))
         if hits is None:
             hits = kind_hits[(s0, s1)] = _kind_hits(_masked(text, s0, s1, names), s0)
-            in_sentence[(s0, s1)] = [m for m in mentions if s0 <= m.start < s1]
+            in_sentence[(s0, s1)] = names_in(mentions, starts, s0, s1)
         near = in_sentence[(s0, s1)]  # all that the clause and sentence look at (of ~50 mentions in a story)
         sentence = text[s0:s1].strip()
         kind = lender = recipient = None

@@ -4,6 +4,7 @@ codes and scales are the English lexicon (``data/lexicons/en.yaml``)."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -127,11 +128,14 @@ def _hedge(text: str, start: int) -> re.Match | None:
 
 def _find_raw(text: str) -> list[RawMention]:
     out: list[RawMention] = []
-    taken: list[tuple[int, int]] = []
+    # the spans kept so far, disjoint and sorted (so by start and by end alike): an overlap test is a bisection
+    taken_starts: list[int] = []
+    taken_ends: list[int] = []
     symbols = dict(SYMBOLS)
 
     def overlaps(s, e):
-        return any(a < e and s < b for a, b in taken)
+        i = bisect_left(taken_starts, e)  # spans starting before e; the last of them ends latest
+        return i > 0 and taken_ends[i - 1] > s
 
     def currency_of(pre: str, postword: str | None) -> str | None:
         pre = pre.strip()
@@ -143,9 +147,11 @@ def _find_raw(text: str) -> list[RawMention]:
         return cur
 
     def keep(raw):
-        if raw is not None:
+        if raw is not None and not overlaps(raw.start, raw.end):  # (a hedge can widen a span backwards)
+            i = bisect_left(taken_starts, raw.start)
+            taken_starts.insert(i, raw.start)
+            taken_ends.insert(i, raw.end)
             out.append(raw)
-            taken.append((raw.start, raw.end))
 
     # Scanning the whole text with the currency alternation is slow; numbers are few. Find each number, then look
     # for a currency prefix in the few characters before it and match the full patterns there.

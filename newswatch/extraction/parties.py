@@ -201,6 +201,7 @@ def mark_equivalents_and_repeats(finance, text: str) -> None:
     """A figure in another currency right after an amount converts it ("2.2 billion tenge (€7 million
     equivalent)", "$1 billion, equivalent to around Rs290 billion"): ``equivalent_of`` that mention, whose kind
     and parties it shares; the same amount and currency again later: ``repeat_of`` the first."""
+    firsts: dict[tuple, int] = {}  # (amount, currency, upper bound) -> the first mention of that figure
     for i, m in enumerate(finance):
         if m.equivalent_of is not None or m.repeat_of is not None:
             continue
@@ -210,10 +211,11 @@ def mark_equivalents_and_repeats(finance, text: str) -> None:
                 and "." not in text[prev.end:m.start].replace("approx.", "")):
             m.equivalent_of = i - 1
             continue
-        first = next((j for j, o in enumerate(finance[:i]) if o.amount == m.amount and o.currency == m.currency
-                      and o.amount_max == m.amount_max and o.repeat_of is None and o.equivalent_of is None), None)
-        if first is not None:
-            m.repeat_of = first
+        key = (m.amount, m.currency, m.amount_max)
+        if key in firsts:
+            m.repeat_of = firsts[key]
+        else:
+            firsts[key] = i
     for m in finance:
         if m.repeat_of is not None:  # the same flow again: what either mention says of it holds for both
             src = finance[m.repeat_of]
@@ -291,6 +293,10 @@ def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention],
     the headline names, if any."""
     if not finance:
         return
+    from .finance import names_in
+
+    mentions = sorted(mentions, key=lambda m: m.start)
+    starts = [m.start for m in mentions]
     by_id = {m.ref.id: m for m in mentions}
     lenders = [f.lender for f in finance if f.lender and f.kind in FLOW_KINDS]
     lender_states = {s for s in (_state(by_id[x]) if x in by_id else x for x in lenders) if s}
@@ -315,7 +321,7 @@ def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention],
         if f.equivalent_of is not None:
             continue
         s0, s1 = sentence_of(f.start)
-        here = [m for m in mentions if s0 <= m.start < s1]
+        here = names_in(mentions, starts, s0, s1)
         states_here = {_state(m) for m in here if m.ref.type == "country"} - {None}
         if f.kind == "other" and (f.lender or f.recipient) and f.amount >= 10_000:
             # "Russia has handed over $100 million": money given; the headline may say of which kind
@@ -351,7 +357,7 @@ def fill_from_story(finance, text: str, title_end: int, mentions: list[Mention],
     flows = [f for f in finance if f.kind in FLOW_KINDS and f.equivalent_of is None and f.repeat_of is None]
     for f in flows:
         s0, s1 = sentence_of(f.start)
-        here = [m for m in mentions if s0 <= m.start < s1]
+        here = names_in(mentions, starts, s0, s1)
         if _OWN_BUDGET.search(text, s0, s1) and not any(
                 (m.ref.type == "org" and m.ref.kind in LENDER_ORG_KINDS) or _state(m) in lender_states for m in here):
             f.recipient, f.kind = None, "financing" if f.kind in ("grant", "loan", "aid") else f.kind

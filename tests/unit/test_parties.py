@@ -101,3 +101,18 @@ def test_money_received_to_lend_is_a_loan_and_deposits_placed_by_a_state_are_loa
     assert m.kind == "loan"
     (m,) = fin("", "ADQ will convert $11 billion of deposits that will be utilized for investment in projects.")
     assert m.kind == "investment"
+
+
+def test_thousands_of_amounts_in_one_sentence_are_each_read_in_a_window():
+    text = "$1,000 million loan from China to Kazakhstan, " * 300
+    found = fin("", text)
+    assert len(found) == 1  # the same figure for the same flow: one mention
+    assert (found[0].kind, found[0].lender, found[0].recipient) == ("loan", "CN", "KZ")
+    varied = "".join(f"${n},000 million loan from China to Kazakhstan, " for n in range(1, 301))
+    found = fin("", varied)
+    assert len(found) == 300 and {(m.kind, m.lender, m.recipient) for m in found} == {("loan", "CN", "KZ")}
+
+
+def test_runs_of_joined_capitals_are_no_organisations_and_do_not_stall():
+    r = extract("", "Aaa-" * 5000 + " Bank of Nowhere said.")
+    assert all(len(e.name) < 200 for e in r.entities)
