@@ -19,7 +19,7 @@ from prefect.utilities.annotations import quote
 
 from ..connectors import es as esc
 from ..connectors import rates
-from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, merge_entries, poll_feed
+from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, merge_entries, poll_feed, strip_credentials
 from ..connectors.http import Fetcher
 from ..pipelines import cpu_pool
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
@@ -79,10 +79,10 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
         state = feed_health.next_feed_state(prev, res, started, settings.feed_backoff, settings.feed_quarantine_after)
         errors += feed_health.poll_errors(res, run_id)
         if res.status == "error":
-            logger.warning("feed %s: %s", res.feed, res.error)
+            logger.warning("feed %s: %s", strip_credentials(res.feed), feed_health.shown_error(res))
         if state["status"] == "quarantined" and prev.get("status") != "quarantined":
             logger.warning("feed %s quarantined after %d failures in a row (newswatch feeds reset URL to poll "
-                           "it again)", res.feed, state["consecutive_failures"])
+                           "it again)", strip_credentials(res.feed), state["consecutive_failures"])
         new_states.append(state)
     esc.write_errors(es, ix, errors)
     merged = merge_entries(results, specs, run_id)
@@ -104,8 +104,8 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
         "unique_stories": len(merged),
         "new": len(new),
         "entries_rejected": sum(len(r.rejected_entries) for r in results),
-        "feed_errors": [{"feed": r.feed, "error": r.error, "kind": r.error_kind} for r in results
-                        if r.status == "error"],
+        "feed_errors": [{"feed": strip_credentials(r.feed), "error": feed_health.shown_error(r),
+                         "kind": r.error_kind} for r in results if r.status == "error"],
         "new_entries": new,
         # committed only after the pipeline has indexed (or spooled) the stories: a run that dies before
         # that leaves the old ETag/Last-Modified, so the next run sees the feed as changed and redoes it
