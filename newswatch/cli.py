@@ -169,7 +169,8 @@ def _prune(s: Settings, args) -> int:
 def _print_summary(summary: dict) -> None:
     if summary["status"] in ("failed", "skipped"):
         console.print(f"[red]run {summary['run_id']} {summary['status']}:[/] {esc(str(summary.get('reason')))}")
-        return
+        if not summary.get("counts"):  # it stopped before polling (Elasticsearch unusable, another run)
+            return
     counts = summary["counts"]
     table = Table(title=f"newswatch run {summary['run_id']} — {summary['status']}")
     for col in ("feeds polled", "not modified", "feeds failed", "entries seen", "new", "fetched",
@@ -257,11 +258,14 @@ def cmd_run(args) -> int:
         _start_local_nlp(s)
     summary = _run_flow(args.feeds, s, beam_args)
     _print_summary(summary)
-    if summary["status"] in ("failed", "skipped"):
+    if not summary.get("counts"):  # stopped before polling: failed (Elasticsearch) or skipped (another run)
         return 1 if summary["status"] == "failed" else 0
-    _print_errors(s, summary["run_id"])
+    try:
+        _print_errors(s, summary["run_id"])
+    except Exception as exc:  # noqa: BLE001 - Elasticsearch gone since: the summary above says what happened
+        console.print(f"[yellow]error records not shown: {esc(type(exc).__name__)}[/]")
     _print_alerts(summary)
-    if args.examples:
+    if args.examples and summary["status"] != "failed":
         _print_examples(s, summary["story_ids"])
     return 0 if summary["status"] in ("ok", "completed_with_errors") else 1
 

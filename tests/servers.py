@@ -159,6 +159,21 @@ class HostileServer:
                           charset="iso-8859-1").encode("iso-8859-1", "replace")
         h._send(200, body, "text/html; charset=iso-8859-1")
 
+    def _bogus_charset(self, h, charset):
+        # cp1251 bytes (not valid UTF-8) under a label Python knows but cannot decode a page with
+        body = story_html("Казахстан и Китай подписали кредит", "Казахстан подписал кредит на $500 млн.",
+                          charset=charset).encode("cp1251", "replace")
+        h._send(200, body, f"text/html; charset={charset}")
+
+    def route_charset_undefined(self, h, n, base):
+        self._bogus_charset(h, "undefined")
+
+    def route_charset_idna(self, h, n, base):
+        self._bogus_charset(h, "idna")
+
+    def route_charset_punycode(self, h, n, base):
+        self._bogus_charset(h, "punycode")
+
     def route_empty(self, h, n, base):
         h._send(200, b"<html><head><title></title></head><body><nav>Home</nav></body></html>")
 

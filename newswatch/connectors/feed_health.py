@@ -66,14 +66,23 @@ def next_feed_state(prev: dict | None, res, polled_at: datetime, backoff: float,
     return state
 
 
+def shown_error(res) -> str:
+    """The poll's error as stored and logged: the feed URL in it without credentials."""
+    from .feeds import strip_credentials
+
+    return (res.error or "feed error").replace(res.feed, strip_credentials(res.feed))
+
+
 def poll_errors(res, run_id: str) -> list[dict]:
     """Error records of one poll: the feed's own failure and each entry it rejected."""
     from ..schemas.records import error_record
+    from .feeds import strip_credentials
 
+    feed = strip_credentials(res.feed)  # a feed's own credentials stay in the feeds file
     errors = []
     if res.status == "error":
-        errors.append(error_record("poll", res.error or "feed error", feed=res.feed, url=res.feed,
+        errors.append(error_record("poll", shown_error(res), feed=feed, url=feed,
                                    error_type=res.error_kind, http_status=res.http_status, run_id=run_id))
-    errors += [error_record("poll", f"entry rejected: {rej.get('reason')}", feed=res.feed, url=rej.get("link"),
+    errors += [error_record("poll", f"entry rejected: {rej.get('reason')}", feed=feed, url=rej.get("link"),
                             error_type="bad_entry", run_id=run_id) for rej in res.rejected_entries]
     return errors

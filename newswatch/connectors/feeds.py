@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from xml.etree.ElementTree import ParseError
 
 import courlan
@@ -59,10 +60,23 @@ class PollResult:
     rejected_entries: list[dict] = field(default_factory=list)
 
 
-def canonicalize(url: str) -> str | None:
-    """Canonical form of a story URL: tracking parameters (utm_*, fbclid...) dropped, host lower-cased."""
+def strip_credentials(url: str) -> str:
+    """``url`` without its ``user:password@`` part (a link's credentials are never stored, logged or fetched
+    with); any other URL as it is."""
     try:
-        cleaned = courlan.clean_url(url.strip())
+        parts = urlsplit(url)
+    except (ValueError, TypeError):
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def canonicalize(url: str) -> str | None:
+    """Canonical form of a story URL: no credentials, tracking parameters (utm_*, fbclid...) dropped, host
+    lower-cased."""
+    try:
+        cleaned = courlan.clean_url(strip_credentials(url.strip()))
         if not cleaned:
             return None
         return courlan.normalize_url(cleaned, strict=True)
@@ -226,6 +240,7 @@ def _add_entry(result: PollResult, seen: set[str], feed_url: str, link: str, *, 
     if not link:
         result.rejected_entries.append({"title": title, "reason": "entry has no link"})
         return
+    link = strip_credentials(link)
     if not link.lower().startswith(("http://", "https://")):
         result.rejected_entries.append({"link": link[:200], "reason": "link is not http(s)"})
         return
@@ -292,7 +307,14 @@ def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None,
 
 def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None, parse=None) -> PollResult:
     """Fetch one feed with conditional GET and parse it (``parse(fn, *args)`` runs the parser: the caller may
-    hand it to another process; default: here)."""
+    hand it to another process; default: here). Never raises: any failure is this feed's error."""
+    try:
+        return _poll_feed(fetcher, feed_url, state, parse)
+    except Exception as exc:  # noqa: BLE001 - one feed's failure must not stop the others' polls
+        return PollResult(feed_url, "error", error=f"{type(exc).__name__}: {str(exc)[:300]}", error_kind="poll_error")
+
+
+def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> PollResult:
     headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
     if state:
         if state.get("etag"):

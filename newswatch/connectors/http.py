@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import socket
 import threading
 import time
@@ -110,6 +111,9 @@ def _retry_after(value: str | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _wire_url(url: str) -> str:
@@ -292,6 +296,8 @@ class Fetcher:
                 raise FetchError(f"bad URL {current[:200]!r}: {exc}", kind="bad_url") from None
             if parts.scheme not in ("http", "https") or not host:
                 raise FetchError(f"unsupported URL scheme or host: {current[:200]}", kind="bad_url")
+            if _CONTROL.search(wire):  # libcurl's binding raises a bare ValueError on a NUL
+                raise FetchError(f"bad URL {current[:200]!r}: control character in the URL", kind="bad_url")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise FetchError(f"took longer than {s.fetch_total_timeout:.0f}s", kind="timeout")

@@ -13,7 +13,7 @@ from ..connectors import es as esc
 from ..connectors.smtp import SmtpError, send
 from ..schemas.records import error_record, now, run_stamp
 from ..settings import Settings
-from . import unpersisted
+from . import outcome, unpersisted
 
 
 @task(name="evaluate-alert-rules", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -75,6 +75,10 @@ def alert_flow(story_ids: list[str] | None = None, since_hours: float | None = N
     matched = evaluate_rules(settings, story_ids, since_hours if story_ids is None else None)
     delivered = deliver(settings, run_id)
     rules = {name: {**matched.get(name, {}), **delivered.get(name, {})} for name in {*matched, *delivered}}
-    return {"run_id": run_id, "rules": rules, "mails_sent": sum(1 for r in rules.values() if r.get("sent")),
-            "stories_sent": sum(r.get("sent", 0) for r in rules.values()),
-            "pending": sum(r.get("pending", 0) for r in rules.values())}
+    result = {"run_id": run_id, "rules": rules, "mails_sent": sum(1 for r in rules.values() if r.get("sent")),
+              "stories_sent": sum(r.get("sent", 0) for r in rules.values()),
+              "pending": sum(r.get("pending", 0) for r in rules.values())}
+    reason = outcome.alert_failure(result)
+    result.update(status="failed" if reason else "ok", **({"reason": reason} if reason else {}))
+    outcome.publish("newswatch-alerts", result, get_run_logger())
+    return outcome.failed_state(result) if reason else result

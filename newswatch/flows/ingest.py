@@ -19,7 +19,7 @@ from prefect.utilities.annotations import quote
 
 from ..connectors import es as esc
 from ..connectors import rates
-from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, merge_entries, poll_feed
+from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, merge_entries, poll_feed, strip_credentials
 from ..connectors.http import Fetcher
 from ..pipelines import cpu_pool
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
@@ -28,7 +28,7 @@ from ..pipelines.ingest import run_pipeline
 from ..pipelines.runner import cpu_workers_for, runner_name
 from ..schemas.records import now, now_iso, run_stamp
 from ..settings import Settings
-from . import unpersisted
+from . import outcome, unpersisted
 
 
 def load_feeds(feeds_file: str) -> list[FeedSpec]:
@@ -79,10 +79,10 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
         state = feed_health.next_feed_state(prev, res, started, settings.feed_backoff, settings.feed_quarantine_after)
         errors += feed_health.poll_errors(res, run_id)
         if res.status == "error":
-            logger.warning("feed %s: %s", res.feed, res.error)
+            logger.warning("feed %s: %s", strip_credentials(res.feed), feed_health.shown_error(res))
         if state["status"] == "quarantined" and prev.get("status") != "quarantined":
             logger.warning("feed %s quarantined after %d failures in a row (newswatch feeds reset URL to poll "
-                           "it again)", res.feed, state["consecutive_failures"])
+                           "it again)", strip_credentials(res.feed), state["consecutive_failures"])
         new_states.append(state)
     esc.write_errors(es, ix, errors)
     merged = merge_entries(results, specs, run_id)
@@ -104,8 +104,8 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
         "unique_stories": len(merged),
         "new": len(new),
         "entries_rejected": sum(len(r.rejected_entries) for r in results),
-        "feed_errors": [{"feed": r.feed, "error": r.error, "kind": r.error_kind} for r in results
-                        if r.status == "error"],
+        "feed_errors": [{"feed": strip_credentials(r.feed), "error": feed_health.shown_error(r),
+                         "kind": r.error_kind} for r in results if r.status == "error"],
         "new_entries": new,
         # committed only after the pipeline has indexed (or spooled) the stories: a run that dies before
         # that leaves the old ETag/Last-Modified, so the next run sees the feed as changed and redoes it
@@ -186,13 +186,42 @@ def write_summary(settings: Settings, summary: dict) -> dict:
     return summary
 
 
+def errors_by_stage(settings: Settings, run_id: str) -> dict | None:
+    """The run's error records counted by stage (one aggregation; None if Elasticsearch does not answer)."""
+    try:
+        es = esc.make_client(settings).options(request_timeout=5, max_retries=0)
+        index = settings.index("errors")
+        es.indices.refresh(index=index)
+        resp = es.search(index=index, size=0, query={"term": {"run_id": run_id}},
+                         aggs={"stage": {"terms": {"field": "stage", "size": 20}}})
+    except Exception as exc:  # the summary goes without it
+        get_run_logger().warning("errors by stage not counted: %s: %s", type(exc).__name__, exc)
+        return None
+    return {b["key"]: b["doc_count"] for b in resp["aggregations"]["stage"]["buckets"]}
+
+
 @flow(name="newswatch-ingest", log_prints=True, **unpersisted())
 def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
-    """``overrides``: non-secret settings (see ``Settings.public``); secrets come from the environment."""
+    """``overrides``: non-secret settings (see ``Settings.public``); secrets come from the environment.
+
+    Returns the run summary; a run that failed (see :mod:`newswatch.flows.outcome`) ends Failed in Prefect, and
+    calling the flow then raises :class:`~newswatch.flows.outcome.RunFailed` with the summary."""
     settings = Settings.from_public(overrides)
+    summary = _ingest(settings, feeds_file, beam_args, overrides)
+    summary.update(outcome.timing(summary))
+    if summary.get("counts"):  # Elasticsearch answered at the start
+        summary["errors_by_stage"] = errors_by_stage(settings, summary["run_id"])
+    write_summary(settings, summary)
+    outcome.publish("newswatch-ingest", summary, get_run_logger())
+    return outcome.failed_state(summary) if summary["status"] == "failed" else summary
+
+
+def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, overrides: dict | None) -> dict:
     run_id = run_stamp()
     runner = runner_name(beam_args)
-    summary = {"run_id": run_id, "started_at": now_iso(), "runner": runner,
+    from prefect.runtime import flow_run
+
+    summary = {"run_id": run_id, "flow_run_id": flow_run.get_id(), "started_at": now_iso(), "runner": runner,
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
     _freeze_startup_heap()
     cpu_workers = cpu_workers_for(settings, beam_args)
@@ -204,7 +233,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     except Exception as exc:  # nothing was fetched yet: say clearly why, keep the summary on disk
         summary.update(status="failed", finished_at=now_iso(),
                        reason=f"Elasticsearch at {settings.effective_es_url} is not usable: {exc}")
-        return write_summary(settings, summary)
+        return summary
     es = esc.make_client(settings)
     ix = esc.Indices(settings)
     lock = esc.acquire_lock(es, ix, "ingest", owner=run_id, ttl_seconds=settings.lock_ttl)
@@ -213,7 +242,7 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
         summary.update(status="skipped", finished_at=now_iso(),
                        reason=f"another ingest run is in progress ({holder.get('owner')} on "
                               f"{holder.get('host')}, pid {holder.get('pid')})")
-        return write_summary(settings, summary)
+        return summary
     try:
         # a task only when there is something to replay (the usual case is an empty spool)
         replayed = replay_spool(settings) if spool.pending(settings) else []
@@ -262,11 +291,14 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
             from .alert import alert_flow
 
             summary["alerts"] = alert_flow(story_ids=summary["story_ids"], overrides=overrides)
+        except outcome.RunFailed as exc:  # mail not delivered: the alerts stay pending, the run says so
+            summary["alerts"] = exc.summary
         except Exception as exc:  # the stories are safe in ES; `newswatch alerts send` can catch up later
             summary["errors"]["alerts"] = f"alerts not evaluated: {type(exc).__name__}: {exc}"
-    troubles = counts["failed"] or polled["feeds_failed"] or counts["spooled"] or len(summary["errors"]) > 1
-    summary["status"] = "completed_with_errors" if troubles else "ok"
-    return write_summary(settings, summary)
+    summary["status"], reason = outcome.ingest_status(summary)
+    if reason:
+        summary["reason"] = reason
+    return summary
 
 
 _heap_frozen = False  # see _freeze_startup_heap

@@ -8,10 +8,14 @@ DEFAULT_CRON = os.environ.get("NEWSWATCH_CRON", "*/15 * * * *")
 
 def build_deployment(feeds_file: str, cron: str = DEFAULT_CRON, beam_args: list[str] | None = None):
     """The scheduled deployment of the ingest flow: cron schedule, at most one run at a time."""
+    from prefect.types.entrypoint import EntrypointType
+
     from .ingest import ingest_flow
 
+    # the run's process imports the flow from the installed package; a file path would load ingest.py as a
+    # loose script, whose relative imports fail
     return ingest_flow.to_deployment(
-        name="newswatch-ingest", cron=cron, concurrency_limit=1,
+        name="newswatch-ingest", cron=cron, concurrency_limit=1, entrypoint_type=EntrypointType.MODULE_PATH,
         parameters={"feeds_file": feeds_file, "beam_args": list(beam_args or [])},
         description="Poll feeds, fetch and extract new stories, index them, send alerts", tags=["newswatch"])
 

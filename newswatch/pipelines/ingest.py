@@ -168,7 +168,7 @@ class CpuStage(_Concurrent):
 
     def process(self, element):
         if not self.workers:
-            yield self._out(*self.fn(element, *self.args))
+            yield self._out(*self._inline(element))
             return
         yield from super().process(element)
 
@@ -203,6 +203,12 @@ class CpuStage(_Concurrent):
             results = [self._alone(element) for element in batch]
         for result in results:
             yield self._out(*result)
+
+    def _inline(self, element) -> tuple[str, dict]:
+        try:
+            return self.fn(element, *self.args)
+        except Exception as exc:  # a stage function's bug is one page's dead letter, as in a worker, not the run's end
+            return DEAD, dead_letter(self.stages[0], element, f"{type(exc).__name__}: {exc}", "stage_exception")
 
     def _alone(self, element) -> tuple[str, dict]:
         try:

@@ -21,16 +21,38 @@ def dead_letter(stage: str, element: dict, reason: str, kind: str | None = None,
                         error_type=kind, http_status=status, run_id=element.get("run_id"))
 
 
+# codecs Python has under charset-like labels that decode no page: a page declaring one is read as undeclared
+_NOT_PAGE_CHARSETS = frozenset({"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape"})
+
+
+def page_codec(declared: str | None) -> str | None:
+    """The codec a declared charset names, or None when it names none that decodes text (unknown labels,
+    ``undefined``, ``idna``, ``punycode``, bytes-to-bytes codecs such as ``base64``)."""
+    import codecs
+
+    if not declared:
+        return None
+    try:
+        info = codecs.lookup(declared.strip())
+    except (LookupError, ValueError, TypeError):
+        return None
+    if info.name in _NOT_PAGE_CHARSETS or not getattr(info, "_is_text_encoding", True):
+        return None
+    return info.name
+
+
 def decode_html(body: bytes, declared: str | None) -> str | bytes:
-    """Valid UTF-8 wins (declared charsets are often wrong), then the declared charset, then detection."""
+    """Valid UTF-8 wins (declared charsets are often wrong), then the declared charset, then detection. Never
+    raises: a charset that cannot decode the page counts as none declared."""
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if declared:
+    codec = page_codec(declared)
+    if codec:
         try:
-            return body.decode(declared, errors="replace")
-        except LookupError:
+            return body.decode(codec, errors="replace")
+        except (UnicodeError, LookupError, ValueError, TypeError):
             pass
     return body  # trafilatura detects the encoding from the bytes and any <meta charset>
 
@@ -138,8 +160,8 @@ def extract_page(page: dict, min_chars: int) -> tuple[str, dict]:
     """Fetched page -> the page with its ``article`` (main text and metadata), or an ``extract`` dead letter."""
     from ..extraction import html_to_article
 
-    html = decode_html(page.pop("html"), page.pop("charset", None))
     try:
+        html = decode_html(page.pop("html"), page.pop("charset", None))
         article = html_to_article(html, url=page["url"], min_chars=min_chars, author_hint=page.get("author"),
                                   lang_hint=page.get("lang"))
     except Exception as exc:

@@ -219,3 +219,30 @@ def test_urls_and_validators_outside_ascii_are_sent_encoded(hostile, settings):
     with pytest.raises(FetchError) as err:
         Fetcher(settings).get("http://[::1/broken")
     assert err.value.kind == "bad_url"
+
+
+BOGUS_CHARSETS = ["charset-undefined", "charset-idna", "charset-punycode"]
+
+
+@pytest.mark.parametrize("cpu_workers", [0, 1])
+def test_a_bogus_charset_never_stops_the_run(hostile, fast_settings, tmp_path, prefect_harness, es_client,
+                                             cpu_workers):
+    """`charset=undefined` / `idna` / `punycode` name codecs Python has but that cannot decode a page: such a
+    page is decoded as if it declared nothing, inline (no extraction workers) and in a worker process alike."""
+    from newswatch.flows.ingest import ingest_flow
+
+    s = fast_settings.with_(cpu_workers=cpu_workers)
+    body = hostile.feed(BOGUS_CHARSETS + ["good-1"]).encode()
+    setattr(type(hostile), "route_charset_feed", lambda self, h, n, base: h._send(200, body, "application/rss+xml"))
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text(hostile.url("charset-feed") + "\n")
+    summary = ingest_flow(str(feeds), overrides=s.public())
+    ix = Indices(s)
+    es_client.indices.refresh(index=f"{ix.stories},{ix.errors}")
+    stored = {h["_source"]["canonical_url"].rsplit("/", 1)[-1]: h["_source"] for h in
+              es_client.search(index=ix.stories, size=50)["hits"]["hits"]}
+    errors = [h["_source"] for h in es_client.search(index=ix.errors, size=50)["hits"]["hits"]]
+    assert sorted(stored) == sorted(BOGUS_CHARSETS + ["good-1"]), (summary, errors)
+    for path in BOGUS_CHARSETS:
+        assert "Казахстан" in stored[path]["title"], (path, stored[path]["title"])
+    assert summary["counts"]["indexed"] == 4 and summary["counts"]["failed"] == 0, summary

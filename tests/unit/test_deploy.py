@@ -47,9 +47,12 @@ def test_prefect_yaml_points_at_real_flows_with_schedule_and_limit():
     names = {d["name"]: d for d in spec["deployments"]}
     ingest = names["newswatch-ingest"]
     assert ingest["schedules"][0]["cron"] == "*/15 * * * *" and ingest["concurrency_limit"] == 1
+    assert "/app" not in yaml.safe_dump(spec), "works from a checkout too"
+    assert "pull" not in spec, "prefect deploy records the directory it runs from"
     for d in spec["deployments"]:
         module_path, attr = d["entrypoint"].split(":")
-        module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
+        assert "/" not in module_path and not module_path.endswith(".py"), "a module path, not a loose script"
+        module = importlib.import_module(module_path)
         flow = getattr(module, attr)
         assert flow.name in ("newswatch-ingest", "newswatch-alerts")
         assert set(d["parameters"]) <= set(flow.parameters.properties)
@@ -64,6 +67,8 @@ def test_serve_builds_a_cron_deployment_with_concurrency_one():
     limit = dep.concurrency_limit
     assert (limit if isinstance(limit, int) else limit.limit) == 1
     assert dep.parameters["feeds_file"] == "/tmp/feeds.yaml"
+    # the runs import the package's module (a file path made every scheduled run fail on its relative imports)
+    assert dep.entrypoint == "newswatch.flows.ingest.ingest_flow"
 
 
 def test_serve_without_a_prefect_server_says_what_to_do(tmp_path):

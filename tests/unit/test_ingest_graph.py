@@ -75,3 +75,23 @@ def test_documents_carry_what_the_story_builder_made_of_each_page(fixtures_dir, 
                                                     bool(d["finance"]), d["source_name"]))
         assert_that(summary, equal_to([(_entry(name)["id"], BASE + name, "rules", True, True, "News Example")]))
         assert_that(docs["ids"] | beam.FlatMap(lambda d: d["countries"]), is_not_empty(), label="countries")
+
+
+def _stage_bug(page, *args):
+    raise UnicodeError("a codec that decodes nothing")
+
+
+def test_a_stage_that_raises_inline_makes_a_dead_letter_not_a_failed_run():
+    """Without extraction workers (cpu_workers=0) the stage runs in the Beam worker: an exception there is the
+    page's dead letter, as it is when a worker process raises."""
+    from newswatch.pipelines.ingest import CpuStage
+
+    settings = Settings.from_env().with_(cpu_workers=0, ner="rules")
+    page = {**_entry("a.html"), "url": BASE + "a.html", "html": b"<p>x</p>", "charset": "undefined"}
+    with BeamTestPipeline() as p:
+        out = p | beam.Create([page]) | beam.ParDo(CpuStage(settings, _stage_bug, (), ("extract", "enrich"))) \
+            .with_outputs(DEAD, main="stories")
+        assert_that(out.stories, equal_to([]), label="none")
+        assert_that(out[DEAD] | beam.Map(lambda r: (r["stage"], r["error_type"], r["reason"])),
+                    equal_to([("extract", "stage_exception", "UnicodeError: a codec that decodes nothing")]),
+                    label="dead")

@@ -1,0 +1,67 @@
+"""Hostile links in feeds: credentials in a link, a NUL in a feed's URL, a poll that raises. The real parsers,
+the real fetcher (it refuses these URLs before any connection) and the poll's error records."""
+from __future__ import annotations
+
+import courlan
+import pytest
+
+from newswatch.connectors.feed_health import poll_errors
+from newswatch.connectors.feeds import canonicalize, parse_feed, poll_feed, story_id, strip_credentials
+from newswatch.connectors.http import Fetcher
+from newswatch.settings import Settings
+
+RSS = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{}</channel></rss>')
+
+
+def _item(link: str) -> str:
+    return f"<item><title>a</title><link>{link}</link></item>"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_credentials_in_a_link_are_not_stored(fast):
+    body = RSS.format(_item("http://user:secret@x.kz/p/1") + _item("https://:tok@x.kz/p/2")).encode()
+    entries = parse_feed(body, "http://x.kz/feed", fast=fast).entries
+    assert [(e.link, e.canonical_url) for e in entries] == [("http://x.kz/p/1", "http://x.kz/p/1"),
+                                                            ("https://x.kz/p/2", "https://x.kz/p/2")]
+    assert entries[0].id == story_id("http://x.kz/p/1")  # the same story as the link without credentials
+
+
+@pytest.mark.parametrize("url", ["https://News.Example.com/a/story.html?utm_source=rss", "http://x.kz:80/a//b/",
+                                 "https://x.kz/read.asp?NewsID=1001", "https://x.kz/p/@home", "http://x.kz/a?to=b@c"])
+def test_ids_of_urls_without_credentials_do_not_change(url):
+    # the ids already stored were made from courlan's strict normal form of the cleaned URL
+    assert strip_credentials(url) == url
+    assert canonicalize(url) == courlan.normalize_url(courlan.clean_url(url), strict=True)
+
+
+def test_a_nul_in_a_feed_url_is_that_feeds_error():
+    fetcher = Fetcher(Settings.from_env())
+    res = poll_feed(fetcher, "http://x.kz/fe\x00ed")
+    assert (res.status, res.error_kind) == ("error", "bad_url") and "control character" in res.error
+    (record,) = poll_errors(res, "run-1")
+    assert (record["stage"], record["error_type"]) == ("poll", "bad_url")
+
+
+def test_any_failure_of_a_poll_is_that_feeds_error_record():
+    """A parser that raises (e.g. its worker process died) ends this feed's poll, not the run's."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from servers import HostileServer
+
+    def broken(fn, *args):
+        raise BrokenProcessPool("a worker died")
+
+    settings = Settings.from_env().with_(allow_loopback=True, fetch_timeout=2.0, fetch_total_timeout=3.0)
+    with HostileServer() as server:
+        server.route_feed = lambda h, n, base: h._send(200, RSS.format(_item(base + "/good-1")).encode(),
+                                                       "application/rss+xml")
+        res = poll_feed(Fetcher(settings), server.url("feed"), parse=broken)
+    assert (res.status, res.error_kind) == ("error", "poll_error") and "a worker died" in res.error
+    assert poll_errors(res, "run-1")[0]["reason"] == "BrokenProcessPool: a worker died"
+
+
+def test_a_feeds_credentials_stay_out_of_its_error_records():
+    res = poll_feed(Fetcher(Settings.from_env()), "ftp://me:hunter2@x.kz/feed")
+    assert res.status == "error"
+    record = poll_errors(res, "run-1")[0]
+    assert "hunter2" not in f"{record['url']} {record['feed']} {record['reason']}", record
