@@ -180,11 +180,26 @@ def _print_summary(summary: dict) -> None:
         "feeds_polled", "feeds_not_modified", "feeds_failed", "entries_seen", "new", "fetched",
         "extracted", "indexed", "failed")))
     console.print(table)
+    if summary.get("elapsed_s") is not None:
+        rate = summary.get("stories_per_s")
+        console.print(f"elapsed {summary['elapsed_s']:.1f} s" + (f", {rate:.1f} stories/s" if rate else ""))
     if counts.get("spooled"):
         console.print(f"[yellow]{counts['spooled']} documents could not be written to Elasticsearch and were "
                       f"spooled; the next run writes them.[/]")
     for fe in summary.get("errors", {}).get("feeds", []):
         console.print(f"[red]feed error[/] {esc(str(fe['feed']))}: {esc(str(fe['error']))}")
+
+
+def _print_per_feed(summary: dict) -> None:
+    rows = summary.get("per_feed") or {}
+    failed = {fe["feed"]: fe["error"] for fe in (summary.get("errors") or {}).get("feeds", [])}
+    table = Table(title="per feed")
+    for col, justify in (("feed", "left"), ("new", "right"), ("indexed", "right"), ("error", "left")):
+        table.add_column(col, justify=justify, overflow="fold")
+    for feed in sorted(set(rows) | set(failed)):
+        row = rows.get(feed, {})
+        table.add_row(esc(feed), str(row.get("new", 0)), str(row.get("indexed", 0)), esc(str(failed.get(feed, ""))))
+    console.print(table)
 
 
 def _print_errors(settings: Settings, run_id: str, limit: int = 10) -> None:
@@ -265,6 +280,8 @@ def cmd_run(args) -> int:
     except Exception as exc:  # noqa: BLE001 - Elasticsearch gone since: the summary above says what happened
         console.print(f"[yellow]error records not shown: {esc(type(exc).__name__)}[/]")
     _print_alerts(summary)
+    if args.per_feed:
+        _print_per_feed(summary)
     if args.examples and summary["status"] != "failed":
         _print_examples(s, summary["story_ids"])
     return 0 if summary["status"] in ("ok", "completed_with_errors") else 1
@@ -655,7 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--flink-master", help="FlinkRunner: host:port of a Flink cluster (default: embedded)")
     run.add_argument("--allow-loopback", action="store_true", help="allow fetching 127.0.0.0/8 (testing)")
     run.add_argument("--allow-private", action="store_true", help="allow fetching private addresses")
-    run.add_argument("--examples", type=int, default=0, help="print N example stories")
+    run.add_argument("--examples", type=int, default=0, help="print N example stories (default 0)")
+    run.add_argument("--per-feed", action="store_true", help="print each feed's new and indexed stories")
     run.add_argument("beam_args", nargs=argparse.REMAINDER)
     run.set_defaults(func=cmd_run)
 

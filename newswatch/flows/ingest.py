@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.utilities.annotations import quote
 
+from .. import progress
 from ..connectors import es as esc
 from ..connectors import rates
 from ..connectors.feeds import FeedSpec, PollResult, load_feed_list, merge_entries, poll_feed, strip_credentials
@@ -252,8 +253,10 @@ def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, ov
             preimport.join()  # the runner imports them too: never both threads at once
             summary["rates"] = rates.prefetch_for_entries(settings, entries)  # before extraction needs them
             # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
-            counts = beam_stage(settings, quote(entries), list(beam_args or []))
+            with progress.Reporter(len(entries), get_run_logger()):
+                counts = beam_stage(settings, quote(entries), list(beam_args or []))
             story_ids = indexed_ids(settings, [e["id"] for e in entries])
+            summary["per_feed"] = per_feed_counts(entries, story_ids)
             summary["rates"]["after_run"] = rates.fetch_missing(settings, es, story_ids)
         else:  # nothing new (every feed unchanged or known): no pipeline to start
             counts, story_ids = dict.fromkeys(PIPELINE_COUNTERS, 0), []
@@ -299,6 +302,19 @@ def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, ov
     if reason:
         summary["reason"] = reason
     return summary
+
+
+def per_feed_counts(entries: list[dict], story_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Per feed: its new entries this run and how many of them were indexed (a story two feeds list counts for
+    both)."""
+    indexed = set(story_ids)
+    out: dict[str, dict[str, int]] = {}
+    for e in entries:
+        for feed in e.get("feeds") or [e.get("feed") or "?"]:
+            row = out.setdefault(feed, {"new": 0, "indexed": 0})
+            row["new"] += 1
+            row["indexed"] += e["id"] in indexed
+    return out
 
 
 _heap_frozen = False  # see _freeze_startup_heap

@@ -14,6 +14,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from .. import progress
 from ..schemas.records import error_record, now_iso
 from ..settings import Settings
 from . import cpu_pool
@@ -94,12 +95,15 @@ class _Concurrent(beam.DoFn):
     def _out(self, tag: str, value: dict):
         """Count the element and route it: main output, or dead letters (after the stages it got through)."""
         if tag == MAIN:
-            for counter in self.passed.values():
+            for stage, counter in self.passed.items():
                 counter.inc()
+                progress.bump(self.COUNTERS[stage])
             return value
         for stage in self.stages[:self.stages.index(value["stage"])] if value.get("stage") in self.stages else ():
             self.passed[stage].inc()
+            progress.bump(self.COUNTERS[stage])
         self.failed.inc()
+        progress.bump("failed")
         return beam.pvalue.TaggedOutput(DEAD, value)
 
 
@@ -227,6 +231,7 @@ class BulkIndex(beam.DoFn):
         self.settings = settings
         self.index_kind = index_kind
         self.ok = Metrics.counter(NS, counter)
+        self.counter = counter
         self.failed = Metrics.counter(NS, "failed")
         self.spooled = Metrics.counter(NS, "spooled")
         self.ner_fallback = Metrics.counter(NS, "ner_fallback")
@@ -280,9 +285,11 @@ class BulkIndex(beam.DoFn):
                                                               "es_unavailable"), "_spooled": True})
             return
         self.ok.inc(len(ok_ids))
+        progress.bump(self.counter, len(ok_ids))
         by_id = {d["_id"]: d for d in docs}
         for f in failures:
             self.failed.inc()
+            progress.bump("failed")
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter("index", by_id.get(f["_id"], {"id": f["_id"]}),
                                                        f"bulk item rejected ({f['status']}): {f['reason']}",
                                                        f["error_type"], f["status"]))
