@@ -1,5 +1,5 @@
 """A real secured Elasticsearch node (TLS on HTTP with our own CA, security on): newswatch ingests as a user
-holding only the least-privilege role documented in the README, verifies the server with a CA file, cannot
+holding only the least-privilege role documented in docs/operations.md, verifies the server with a CA file, cannot
 touch other indices, and never prints its password.
 
 API keys use the same role descriptor, but creating one needs the `.security` index, whose mapping needs the
@@ -21,7 +21,7 @@ from newswatch.settings import Settings
 pytestmark = pytest.mark.integration
 
 PORT = int(os.environ.get("NEWSWATCH_TEST_SECURE_ES_PORT", "9252"))
-# the privileges README.md documents for newswatch's API key
+# the privileges docs/operations.md documents for newswatch's API key
 NEWSWATCH_ROLE = {
     "cluster": ["monitor", "manage_index_templates"],
     "indices": [{"names": ["newswatch-*", "nwsec-*"],
