@@ -20,6 +20,7 @@ import feedparser
 import yaml
 from defusedxml import DefusedXmlException
 
+from ..charsets import text_codec
 from .http import FEED_TYPES, FetchError, Fetcher
 
 MAX_ENTRIES_PER_FEED = 5000
@@ -267,11 +268,21 @@ def read_fast(body: bytes, response_headers: dict | None = None) -> bool:
     return danger is None and _parse_fast(body, "http://feed.invalid/", root, response_headers or {}) is not None
 
 
+def _without_bogus_charset(headers: dict) -> dict:
+    """``headers`` without a Content-Type charset that decodes no document (``undefined``, ``idna``...): feedparser
+    would let it win and raise; the XML declaration and detection decide instead."""
+    ctype = headers.get("content-type") or ""
+    found = _CHARSET.search(ctype)
+    if not found or text_codec(found.group(1)):
+        return headers
+    return {**headers, "content-type": ctype.split(";", 1)[0].strip()}
+
+
 def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None, *,
                fast: bool = True) -> PollResult:
     """Parse feed bytes into entries. Never raises for bad input: returns status 'error' instead.
     ``fast=False``: feedparser only (the fast parser is tried first otherwise, where it applies)."""
-    headers = response_headers or {}
+    headers = _without_bogus_charset(response_headers or {})
     danger, root = _precheck_xml(body)
     if danger:
         return PollResult(feed_url, "error", error=danger, error_kind="unsafe_xml")
