@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from xml.etree.ElementTree import ParseError
 
 import courlan
@@ -21,7 +20,7 @@ import yaml
 from defusedxml import DefusedXmlException
 
 from ..charsets import text_codec
-from .http import FEED_TYPES, FetchError, Fetcher
+from .http import FEED_TYPES, FetchError, Fetcher, strip_credentials
 
 MAX_ENTRIES_PER_FEED = 5000
 
@@ -59,18 +58,6 @@ class PollResult:
     error_kind: str | None = None
     http_status: int | None = None
     rejected_entries: list[dict] = field(default_factory=list)
-
-
-def strip_credentials(url: str) -> str:
-    """``url`` without its ``user:password@`` part (a link's credentials are never stored, logged or fetched
-    with); any other URL as it is."""
-    try:
-        parts = urlsplit(url)
-    except (ValueError, TypeError):
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def canonicalize(url: str) -> str | None:
