@@ -47,6 +47,7 @@ def _gzip_bomb(size: int = 200 * 1024 * 1024) -> bytes:
 class HostileServer:
     def __init__(self):
         self.hits: dict[str, int] = {}
+        self.authorized: list[str] = []  # paths asked for with credentials
         self._bomb: bytes | None = None
         self._stop = threading.Event()
         server = self
@@ -73,6 +74,8 @@ class HostileServer:
             def do_GET(self):
                 path = self.path.split("?")[0]
                 server.hits[path] = server.hits.get(path, 0) + 1
+                if self.headers.get("Authorization"):
+                    server.authorized.append(path)
                 n = server.hits[path]
                 base = server.base_url
                 try:
@@ -136,6 +139,9 @@ class HostileServer:
 
     def route_redirect_ok(self, h, n, base):
         h._send(302, headers={"Location": f"{base}/good-1"})
+
+    def route_redirect_credentials(self, h, n, base):
+        h._send(302, headers={"Location": base.replace("http://", "http://user:secret@") + "/good-2"})
 
     def route_pdf(self, h, n, base):
         h._send(200, b"%PDF-1.4 fake", "application/pdf")

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from xml.etree.ElementTree import ParseError
 
 import courlan
@@ -20,7 +19,8 @@ import feedparser
 import yaml
 from defusedxml import DefusedXmlException
 
-from .http import FEED_TYPES, FetchError, Fetcher
+from ..charsets import text_codec
+from .http import FEED_TYPES, FetchError, Fetcher, strip_credentials
 
 MAX_ENTRIES_PER_FEED = 5000
 
@@ -58,18 +58,6 @@ class PollResult:
     error_kind: str | None = None
     http_status: int | None = None
     rejected_entries: list[dict] = field(default_factory=list)
-
-
-def strip_credentials(url: str) -> str:
-    """``url`` without its ``user:password@`` part (a link's credentials are never stored, logged or fetched
-    with); any other URL as it is."""
-    try:
-        parts = urlsplit(url)
-    except (ValueError, TypeError):
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def canonicalize(url: str) -> str | None:
@@ -267,11 +255,21 @@ def read_fast(body: bytes, response_headers: dict | None = None) -> bool:
     return danger is None and _parse_fast(body, "http://feed.invalid/", root, response_headers or {}) is not None
 
 
+def _without_bogus_charset(headers: dict) -> dict:
+    """``headers`` without a Content-Type charset that decodes no document (``undefined``, ``idna``...): feedparser
+    would let it win and raise; the XML declaration and detection decide instead."""
+    ctype = headers.get("content-type") or ""
+    found = _CHARSET.search(ctype)
+    if not found or text_codec(found.group(1)):
+        return headers
+    return {**headers, "content-type": ctype.split(";", 1)[0].strip()}
+
+
 def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None, *,
                fast: bool = True) -> PollResult:
     """Parse feed bytes into entries. Never raises for bad input: returns status 'error' instead.
     ``fast=False``: feedparser only (the fast parser is tried first otherwise, where it applies)."""
-    headers = response_headers or {}
+    headers = _without_bogus_charset(response_headers or {})
     danger, root = _precheck_xml(body)
     if danger:
         return PollResult(feed_url, "error", error=danger, error_kind="unsafe_xml")

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pycurl
 
@@ -111,6 +111,18 @@ def _retry_after(value: str | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without its ``user:password@`` part (a link's credentials are never stored, logged or fetched
+    with); any other URL as it is."""
+    try:
+        parts = urlsplit(url)
+    except (ValueError, TypeError):
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -308,8 +320,8 @@ class Fetcher:
                 location = headers_out.get("location")
                 if not location:
                     raise FetchError(f"HTTP {status} without Location", kind="http_error", status=status)
-                try:
-                    nxt = urljoin(current, location)
+                try:  # a redirect's credentials are not sent, nor kept as the page's URL
+                    nxt = strip_credentials(urljoin(current, location))
                 except ValueError as exc:
                     raise FetchError(f"bad redirect location {location[:200]!r}: {exc}", kind="bad_url",
                                      status=status) from None

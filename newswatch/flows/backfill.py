@@ -20,7 +20,7 @@ from ..connectors.polite import PoliteFetcher
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
 from ..schemas.records import now_iso, run_stamp
 from ..settings import Settings
-from . import unpersisted
+from . import outcome, unpersisted
 from .ingest import beam_stage, cluster_copies, indexed_ids, prepare_es, write_summary
 
 
@@ -47,14 +47,14 @@ def backfill_flow(site_url: str, since: str, max_stories: int = 500, include_und
     except Exception as exc:
         summary.update(status="failed", finished_at=now_iso(),
                        reason=f"Elasticsearch at {settings.effective_es_url} is not usable: {exc}")
-        return write_summary(settings, summary)
+        return _finish(settings, summary)
     es, ix = esc.make_client(settings), esc.Indices(settings)
     lock = esc.acquire_lock(es, ix, "ingest", owner=run_id, ttl_seconds=settings.lock_ttl)
     if lock is None:
         holder = esc.lock_holder(es, ix, "ingest") or {}
         summary.update(status="skipped", finished_at=now_iso(),
                        reason=f"an ingest run is in progress ({holder.get('owner')}); try again when it is done")
-        return write_summary(settings, summary)
+        return _finish(settings, summary)
     polite = PoliteFetcher(Fetcher(settings))
     try:
         robots = polite.robots.sitemaps(site_url) if polite.robots is not None else []
@@ -99,7 +99,18 @@ def backfill_flow(site_url: str, since: str, max_stories: int = 500, include_und
         "spooled": counts["spooled"], "in_clusters": clusters.get("in_clusters", 0)})
     troubles = counts["failed"] or counts["spooled"] or summary["errors"]
     summary["status"] = "completed_with_errors" if troubles else "ok"
-    return write_summary(settings, summary)
+    if counts["spooled"] and not counts["indexed"]:
+        summary.update(status="failed", reason=f"Elasticsearch unreachable while indexing: all {counts['spooled']} "
+                                               f"documents spooled (the next run writes them)")
+    return _finish(settings, summary)
+
+
+def _finish(settings: Settings, summary: dict):
+    """Store and publish the summary; a failed backfill ends Failed in Prefect (see :mod:`.outcome`)."""
+    summary.update(outcome.timing(summary))
+    write_summary(settings, summary)
+    outcome.publish("newswatch-backfill", summary, get_run_logger())
+    return outcome.failed_state(summary) if summary["status"] == "failed" else summary
 
 
 def run_backfill(site_url: str, since: str, **kwargs) -> dict:

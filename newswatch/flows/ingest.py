@@ -15,6 +15,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from .. import progress
@@ -210,8 +211,11 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
     settings = Settings.from_public(overrides)
     summary = _ingest(settings, feeds_file, beam_args, overrides)
     summary.update(outcome.timing(summary))
-    if summary.get("counts"):  # Elasticsearch answered at the start
+    counts = summary.get("counts") or {}
+    if any(counts.get(k) for k in ("failed", "feeds_failed", "entries_rejected", "spooled")):
         summary["errors_by_stage"] = errors_by_stage(settings, summary["run_id"])
+    elif counts:  # a run without a failure asks Elasticsearch nothing more
+        summary["errors_by_stage"] = {}
     write_summary(settings, summary)
     outcome.publish("newswatch-ingest", summary, get_run_logger())
     return outcome.failed_state(summary) if summary["status"] == "failed" else summary
@@ -220,8 +224,6 @@ def ingest_flow(feeds_file: str, beam_args: list[str] | None = None, overrides: 
 def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, overrides: dict | None) -> dict:
     run_id = run_stamp()
     runner = runner_name(beam_args)
-    from prefect.runtime import flow_run
-
     summary = {"run_id": run_id, "flow_run_id": flow_run.get_id(), "started_at": now_iso(), "runner": runner,
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
     _freeze_startup_heap()

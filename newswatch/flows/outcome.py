@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-ARTIFACT_KEYS = {"newswatch-ingest": "newswatch-ingest-summary", "newswatch-alerts": "newswatch-alerts-summary"}
+ARTIFACT_KEYS = {"newswatch-ingest": "newswatch-ingest-summary", "newswatch-alerts": "newswatch-alerts-summary",
+                 "newswatch-backfill": "newswatch-backfill-summary"}
 
 
 class RunFailed(Exception):
@@ -103,6 +104,8 @@ def summary_markdown(summary: dict) -> str:
     if counts:
         lines += ["| count | value |", "|---|---:|"]
         lines += [f"| {label} | {counts[key]} |" for key, label in _COUNT_LABELS if key in counts]
+        known = {key for key, _ in _COUNT_LABELS}
+        lines += [f"| {key.replace('_', ' ')} | {value} |" for key, value in counts.items() if key not in known]
         lines.append("")
     by_stage = summary.get("errors_by_stage")
     if by_stage:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
+from ..charsets import text_codec
 from ..schemas.records import error_record, now_iso
 
 MAIN = "main"
@@ -21,26 +22,6 @@ def dead_letter(stage: str, element: dict, reason: str, kind: str | None = None,
                         error_type=kind, http_status=status, run_id=element.get("run_id"))
 
 
-# codecs Python has under charset-like labels that decode no page: a page declaring one is read as undeclared
-_NOT_PAGE_CHARSETS = frozenset({"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape"})
-
-
-def page_codec(declared: str | None) -> str | None:
-    """The codec a declared charset names, or None when it names none that decodes text (unknown labels,
-    ``undefined``, ``idna``, ``punycode``, bytes-to-bytes codecs such as ``base64``)."""
-    import codecs
-
-    if not declared:
-        return None
-    try:
-        info = codecs.lookup(declared.strip())
-    except (LookupError, ValueError, TypeError):
-        return None
-    if info.name in _NOT_PAGE_CHARSETS or not getattr(info, "_is_text_encoding", True):
-        return None
-    return info.name
-
-
 def decode_html(body: bytes, declared: str | None) -> str | bytes:
     """Valid UTF-8 wins (declared charsets are often wrong), then the declared charset, then detection. Never
     raises: a charset that cannot decode the page counts as none declared."""
@@ -48,7 +29,7 @@ def decode_html(body: bytes, declared: str | None) -> str | bytes:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    codec = page_codec(declared)
+    codec = text_codec(declared)
     if codec:
         try:
             return body.decode(codec, errors="replace")

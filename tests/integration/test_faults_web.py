@@ -30,6 +30,7 @@ WEB_FAULTS = {
     "no-charset": None,
     "latin1-declared": None,
     "redirect-ok": None,
+    "redirect-credentials": None,  # stored (and fetched) without the credentials the redirect carries
     "good-1": None,
 }
 
@@ -134,6 +135,8 @@ def test_pipeline_survives_every_web_fault(hostile, fast_settings, tmp_path, pre
     expect_err = {p: kind for p, kind in WEB_FAULTS.items() if kind}
     assert set(stored) == set(expect_ok), "every good page indexed (keyed by the feed link's canonical URL)"
     assert stored["redirect-ok"]["url"].endswith("/good-1"), "the URL after redirects is kept"
+    assert stored["redirect-credentials"]["url"] == hostile.url("good-2"), "without the redirect's credentials"
+    assert hostile.authorized == [], "no request carried credentials"
     for path, kind in expect_err.items():
         assert path in errors, f"{path}: no error record"
         assert errors[path]["error_type"] == kind, (path, errors[path])

@@ -98,3 +98,13 @@ def test_a_partial_failure_stays_completed_with_its_counts_in_the_artifact(setti
     assert server_state == "COMPLETED"
     assert "**completed_with_errors**" in markdown and f"| indexed | {summary['counts']['indexed']} |" in markdown
     assert "| poll | " in markdown and "stories/s" in markdown and "no-such-feed.xml" in markdown
+
+
+def test_a_backfill_with_elasticsearch_unreachable_fails_too(settings, prefect_harness, monkeypatch):
+    from newswatch.flows import ingest
+    from newswatch.flows.backfill import backfill_flow
+
+    monkeypatch.setattr(ingest, "RETRY_DELAYS", (0, 0))
+    s = settings.with_(es_url=f"http://127.0.0.1:{_closed_port()}", es_timeout=2.0)
+    state = backfill_flow("http://127.0.0.1:9/", "2024-05-01", overrides=s.public(), return_state=True)
+    assert state.is_failed() and "is not usable" in state.message

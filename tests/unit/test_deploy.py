@@ -58,6 +58,17 @@ def test_prefect_yaml_points_at_real_flows_with_schedule_and_limit():
         assert set(d["parameters"]) <= set(flow.parameters.properties)
 
 
+def test_the_image_holds_prefect_yaml_where_its_relative_paths_resolve():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    workdir = re.search(r"^WORKDIR (\S+)", dockerfile, re.M).group(1)
+    assert re.search(r"^COPY deploy/prefect.yaml \./deploy/prefect.yaml$", dockerfile, re.M)
+    assert re.search(r"^COPY newswatch \./newswatch$", dockerfile, re.M)  # the feeds_file the deployment names
+    spec = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text())
+    feeds = {d["parameters"]["feeds_file"] for d in spec["deployments"] if "feeds_file" in d["parameters"]}
+    assert feeds == {"newswatch/data/feeds.yaml"} and (ROOT / "newswatch/data/feeds.yaml").is_file()
+    assert workdir == "/app"  # what the README and compose.yaml say
+
+
 def test_serve_builds_a_cron_deployment_with_concurrency_one():
     from newswatch.flows.serve import build_deployment
 

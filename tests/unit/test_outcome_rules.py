@@ -66,3 +66,8 @@ def test_the_artifact_shows_counts_errors_by_stage_elapsed_and_rate():
 def test_the_failure_keeps_its_summary_across_processes():
     exc = pickle.loads(pickle.dumps(RunFailed("every feed failed", {"run_id": "r1"})))
     assert str(exc) == "every feed failed" and exc.summary == {"run_id": "r1"}
+
+
+def test_counts_of_other_runs_are_listed_too():
+    md = summary_markdown({"run_id": "b1", "status": "ok", "counts": {"sitemaps": 3, "urls_found": 40, "indexed": 5}})
+    assert "| indexed | 5 |" in md and "| sitemaps | 3 |" in md and "| urls found | 40 |" in md
