@@ -34,15 +34,15 @@ from . import outcome, unpersisted
 
 
 def load_feeds(feeds_file: str) -> list[FeedSpec]:
-    """The feed list (a local file: read in the flow itself; a task costs ~40 ms of Prefect bookkeeping)."""
+    """The feed list (a local file, read in the flow itself: a task's bookkeeping would cost more than the read)."""
     specs = load_feed_list(feeds_file)
     get_run_logger().info("%d feeds in %s", len(specs), feeds_file)
     return specs
 
 
 def prepare_es(settings: Settings) -> dict:
-    """Check that Elasticsearch answers and create what is missing. In the flow itself, not a task (~20 ms of
-    Prefect bookkeeping, a twentieth of a run over unchanged feeds), retried as the task was: after 2 s and 10 s."""
+    """Check that Elasticsearch answers and create what is missing (in the flow itself: a task's bookkeeping is a
+    noticeable share of a run over unchanged feeds); retried after 2 s and 10 s."""
     def prepare() -> dict:
         es = esc.make_client(settings)
         health = esc.check_reachable(es)
@@ -168,15 +168,14 @@ def _retried(what: str, step):
 
 
 def commit_feed_states(settings: Settings, states: list[dict]) -> None:
-    """Store the feeds' new state (one bulk request). In the flow itself, not a task (~25 ms of Prefect
-    bookkeeping, a twentieth of a run over unchanged feeds), retried as the task was: after 2 s and after 10 s."""
+    """Store the feeds' new state (one bulk request, in the flow itself); retried after 2 s and 10 s."""
     _retried("feed states not stored",
              lambda: esc.put_feed_states(esc.make_client(settings), esc.Indices(settings), states))
 
 
 def write_summary(settings: Settings, summary: dict) -> dict:
-    """Store the run summary in ES and on disk. In the flow itself, not a task (~25 ms of Prefect bookkeeping, a
-    twentieth of a run over unchanged feeds): it handles its own failures, and the summary is the flow's result."""
+    """Store the run summary in ES and on disk (in the flow itself: it handles its own failures, and the summary
+    is the flow's result)."""
     try:
         esc.write_run(esc.make_client(settings), esc.Indices(settings), summary)
     except Exception as exc:
@@ -323,15 +322,8 @@ _heap_frozen = False  # see _freeze_startup_heap
 
 
 def _freeze_startup_heap() -> None:
-    """Move every object alive at the first run's start (the imported modules of Prefect, Beam, pydantic and
-    the rest: about 370,000) out of the garbage collector's sight, once per process. Otherwise a run of a few
-    thousand stories allocates enough to trigger a full collection, which walks all of them while holding the
-    GIL: about 0.3 s of a 2,000-story run in which this process does nothing else. Frozen objects are still
-    freed when their reference count drops; only a reference cycle among them (or one already garbage at that
-    moment) would outlive its use: a one-off, bounded cost in a process that runs many flows (tests). Under
-    ``newswatch serve`` every run is a fresh process. (Two flows starting at once may both freeze: harmless.)
-    A module flag says whether it was done: ``gc.get_freeze_count()`` walks the frozen objects to count them,
-    7-30 ms on every run of a warm process."""
+    """Hide the objects alive at the first run's start (imported modules) from the garbage collector, once per
+    process, so full collections during a run do not walk them (figures: docs/performance.md)."""
     global _heap_frozen
     if not _heap_frozen:
         gc.freeze()
