@@ -491,7 +491,11 @@ def cmd_export(args) -> int:
 def cmd_serve(args) -> int:
     from .flows.serve import serve
 
+    from prefect.settings import PREFECT_API_URL
+
     s = _settings(args)
+    if PREFECT_API_URL.value():  # (without a server, serve() says what to start first)
+        _check_feeds_file(args.feeds)
     if s.ner == "corenlp" and s.nlp_url is None:
         _start_local_nlp(s)
     serve(args.feeds, cron=args.cron, beam_args=list(args.beam_args or []))
@@ -640,10 +644,51 @@ def cmd_backfill(args) -> int:
 # ------------------------------------------------------------------ main
 
 
+class _Parser(argparse.ArgumentParser):
+    """Subcommand parsers: no abbreviated options ("--feed" for "--feeds" would change meaning as options grow)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newswatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _check_feeds_file(path: str) -> None:
+    """Read the feeds file before anything starts: a typo is one clear line, not a failed flow run."""
+    import yaml
+
+    from .connectors.feeds import load_feed_list
+
+    try:
+        specs = load_feed_list(path)
+    except FileNotFoundError:
+        raise UserError(f"feeds file not found: {path}") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable, bad YAML, a bad entry
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UserError(f"feeds file {path} cannot be used{where}: {first}") from None
+    if not specs:
+        raise UserError(f"feeds file {path} lists no feeds")
+
+
+class UserError(Exception):
+    """Something the user can fix (a path, a setting, a missing index): printed as one line, exit code 2."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="newswatch", description=__doc__)
+    p = argparse.ArgumentParser(prog="newswatch", description=__doc__, allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"newswatch {_version()}")
     p.add_argument("--es-url", help="Elasticsearch URL (default: $ES_URL, else the local node)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     es = sub.add_parser("es", help="manage the local single-node Elasticsearch")
     es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate", "prune",
@@ -780,7 +825,34 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "beam_args", None) and args.beam_args[:1] == ["--"]:
         args.beam_args = args.beam_args[1:]
-    return int(args.func(args) or 0)
+    try:
+        if args.command == "run":
+            _check_feeds_file(args.feeds)
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        console.print("[yellow]newswatch: interrupted[/]")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place every command's failure becomes one clear line
+        if os.environ.get("NEWSWATCH_DEBUG") == "1":
+            raise
+        # one line, never a traceback (NEWSWATCH_DEBUG=1 lets it through)
+        console.print(f"[red]newswatch {args.command}: error:[/] {esc(_user_message(exc))}", soft_wrap=True)
+        return 2 if isinstance(exc, (UserError, ValueError, FileNotFoundError)) else 1
+
+
+def _user_message(exc: Exception) -> str:
+    """What went wrong, in the words a user can act on."""
+    from elastic_transport import ConnectionError as ESConnectionError
+    from elasticsearch import NotFoundError
+
+    if isinstance(exc, NotFoundError) and "index_not_found" in str(exc):
+        return (f"no such index ({getattr(exc, 'body', {}).get('error', {}).get('index', '?')}): nothing ingested "
+                f"into this Elasticsearch yet? Run `newswatch run` first, or check ES_URL / NEWSWATCH_INDEX_PREFIX")
+    if isinstance(exc, ESConnectionError):
+        return f"Elasticsearch is not reachable ({exc}); check ES_URL or start the local node: `newswatch es start`"
+    if isinstance(exc, FileNotFoundError):
+        return f"file not found: {exc.filename}"
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (UserError, ValueError)) else str(exc)
 
 
 if __name__ == "__main__":

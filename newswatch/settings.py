@@ -21,6 +21,21 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used; the message names the variable."""
+
+
+def _num(name: str, default, kind=float):
+    """The number in ``$name`` (``default`` when unset); a clear error naming the variable otherwise."""
+    value = _env(name)
+    if value is None:
+        return kind(default)
+    try:
+        return kind(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not {'a whole number' if kind is int else 'a number'}") from None
+
+
 def _bool(name: str, default: bool) -> bool:
     value = _env(name)
     if value is None:
@@ -130,54 +145,54 @@ class Settings:
             es_ca_certs=_env("ES_CA_CERTS"),
             es_verify_certs=_bool("ES_VERIFY_CERTS", True),
             index_prefix=_env("NEWSWATCH_INDEX_PREFIX", "newswatch"),
-            es_bulk_size=int(_env("NEWSWATCH_ES_BULK_SIZE", "200")),
+            es_bulk_size=_num("NEWSWATCH_ES_BULK_SIZE", "200", int),
             es_refresh_interval=_env("NEWSWATCH_ES_REFRESH_INTERVAL", cls.es_refresh_interval),
             es_version=_env("NEWSWATCH_ES_VERSION", cls.es_version),
-            es_port=int(_env("NEWSWATCH_ES_PORT", "9200")),
+            es_port=_num("NEWSWATCH_ES_PORT", "9200", int),
             es_heap=_env("NEWSWATCH_ES_HEAP", "512m"),
             home=default_home(),
             java_home=_env("ES_JAVA_HOME") or _env("NEWSWATCH_JAVA_HOME"),
             allow_private_addresses=_bool("NEWSWATCH_ALLOW_PRIVATE", False),
             allow_loopback=_bool("NEWSWATCH_ALLOW_LOOPBACK", False),
-            fetch_timeout=float(_env("NEWSWATCH_FETCH_TIMEOUT", "15")),
-            fetch_total_timeout=float(_env("NEWSWATCH_FETCH_TOTAL_TIMEOUT", "30")),
-            max_page_bytes=int(_env("NEWSWATCH_MAX_PAGE_BYTES", str(5 * 1024 * 1024))),
-            fetch_concurrency=int(_env("NEWSWATCH_FETCH_CONCURRENCY", "16")),
-            cpu_workers=int(_env("NEWSWATCH_CPU_WORKERS")) if _env("NEWSWATCH_CPU_WORKERS") else None,
+            fetch_timeout=_num("NEWSWATCH_FETCH_TIMEOUT", "15", float),
+            fetch_total_timeout=_num("NEWSWATCH_FETCH_TOTAL_TIMEOUT", "30", float),
+            max_page_bytes=_num("NEWSWATCH_MAX_PAGE_BYTES", 5 * 1024 * 1024, int),
+            fetch_concurrency=_num("NEWSWATCH_FETCH_CONCURRENCY", "16", int),
+            cpu_workers=_num("NEWSWATCH_CPU_WORKERS", 0, int) if _env("NEWSWATCH_CPU_WORKERS") else None,
             staging_dir=_env("NEWSWATCH_STAGING_DIR"),
-            min_text_chars=int(_env("NEWSWATCH_MIN_TEXT_CHARS", "200")),
-            lock_ttl=float(_env("NEWSWATCH_LOCK_TTL", "3600")),
+            min_text_chars=_num("NEWSWATCH_MIN_TEXT_CHARS", "200", int),
+            lock_ttl=_num("NEWSWATCH_LOCK_TTL", "3600", float),
             ner=_ner(_env("NEWSWATCH_NER", "corenlp")),
             nlp_url=_env("NEWSWATCH_NLP_URL"),
-            nlp_port=int(_env("NEWSWATCH_NLP_PORT", "9310")),
+            nlp_port=_num("NEWSWATCH_NLP_PORT", "9310", int),
             nlp_bind=_env("NEWSWATCH_NLP_BIND", "127.0.0.1"),
             nlp_heap=_env("NEWSWATCH_NLP_HEAP", "1g"),
-            nlp_threads=int(_env("NEWSWATCH_NLP_THREADS", "2")),
-            nlp_timeout=float(_env("NEWSWATCH_NLP_TIMEOUT", "20")),
-            nlp_max_chars=int(_env("NEWSWATCH_NLP_MAX_CHARS", "30000")),
+            nlp_threads=_num("NEWSWATCH_NLP_THREADS", "2", int),
+            nlp_timeout=_num("NEWSWATCH_NLP_TIMEOUT", "20", float),
+            nlp_max_chars=_num("NEWSWATCH_NLP_MAX_CHARS", "30000", int),
             user_agent=_env("NEWSWATCH_USER_AGENT", cls.user_agent),
             obey_robots=_bool("NEWSWATCH_OBEY_ROBOTS", True),
-            robots_ttl=float(_env("NEWSWATCH_ROBOTS_TTL", "3600")),
-            per_host_concurrency=int(_env("NEWSWATCH_PER_HOST_CONCURRENCY", "2")),
-            per_host_delay=float(_env("NEWSWATCH_PER_HOST_DELAY", "0.5")),
-            max_host_backoff=float(_env("NEWSWATCH_MAX_HOST_BACKOFF", "120")),
-            feed_backoff=float(_env("NEWSWATCH_FEED_BACKOFF", "900")),
-            feed_quarantine_after=int(_env("NEWSWATCH_FEED_QUARANTINE_AFTER", "5")),
-            cluster_threshold=float(_env("NEWSWATCH_CLUSTER_THRESHOLD", "0.6")),
-            cluster_window_days=float(_env("NEWSWATCH_CLUSTER_WINDOW_DAYS", "7")),
+            robots_ttl=_num("NEWSWATCH_ROBOTS_TTL", "3600", float),
+            per_host_concurrency=_num("NEWSWATCH_PER_HOST_CONCURRENCY", "2", int),
+            per_host_delay=_num("NEWSWATCH_PER_HOST_DELAY", "0.5", float),
+            max_host_backoff=_num("NEWSWATCH_MAX_HOST_BACKOFF", "120", float),
+            feed_backoff=_num("NEWSWATCH_FEED_BACKOFF", "900", float),
+            feed_quarantine_after=_num("NEWSWATCH_FEED_QUARANTINE_AFTER", "5", int),
+            cluster_threshold=_num("NEWSWATCH_CLUSTER_THRESHOLD", "0.6", float),
+            cluster_window_days=_num("NEWSWATCH_CLUSTER_WINDOW_DAYS", "7", float),
             smtp_host=_env("SMTP_HOST"),
-            smtp_port=int(_env("SMTP_PORT", "25")),
+            smtp_port=_num("SMTP_PORT", "25", int),
             smtp_username=_env("SMTP_USERNAME"),
             smtp_password=_env("SMTP_PASSWORD"),
             smtp_starttls=_bool("SMTP_STARTTLS", False),
             smtp_ssl=_bool("SMTP_SSL", False),
             smtp_from=_env("SMTP_FROM", "newswatch@localhost"),
-            smtp_timeout=float(_env("SMTP_TIMEOUT", "20")),
+            smtp_timeout=_num("SMTP_TIMEOUT", "20", float),
             rules_file=_env("NEWSWATCH_RULES"),
             rates_url=_rates_url(_env("NEWSWATCH_RATES_URL", cls.rates_url)),
             rates_dir=_env("NEWSWATCH_RATES_DIR"),
-            rates_max_dates=int(_env("NEWSWATCH_RATES_MAX_DATES", str(cls.rates_max_dates))),
-            rates_delay=float(_env("NEWSWATCH_RATES_DELAY", str(cls.rates_delay))),
+            rates_max_dates=_num("NEWSWATCH_RATES_MAX_DATES", cls.rates_max_dates, int),
+            rates_delay=_num("NEWSWATCH_RATES_DELAY", cls.rates_delay, float),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
