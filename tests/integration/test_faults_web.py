@@ -227,7 +227,7 @@ def test_urls_and_validators_outside_ascii_are_sent_encoded(hostile, settings):
 BOGUS_CHARSETS = ["charset-undefined", "charset-idna", "charset-punycode"]
 
 
-@pytest.mark.parametrize("cpu_workers", [0, 1])
+@pytest.mark.parametrize("cpu_workers", [0, 2])
 def test_a_bogus_charset_never_stops_the_run(hostile, fast_settings, tmp_path, prefect_harness, es_client,
                                              cpu_workers):
     """`charset=undefined` / `idna` / `punycode` name codecs Python has but that cannot decode a page: such a
