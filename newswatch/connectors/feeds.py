@@ -61,13 +61,16 @@ class PollResult:
 
 
 def canonicalize(url: str) -> str | None:
-    """Canonical form of a story URL: no credentials, tracking parameters (utm_*, fbclid...) dropped, host
-    lower-cased."""
+    """Canonical form of a story URL: no credentials, host lower-cased, and every query parameter kept except
+    tracking ones — courlan's list (``utm_*``, ``fbclid``, ``gclid``, ``yclid``, ``mc_*``, session ids, ``ref``,
+    ``source``, campaign and affiliate parameters...; ``courlan.clean.TRACKERS_RE``). Parameters often identify
+    the story itself (``read.asp?NewsID=1001``, ``detail.php?ELEMENT_ID=5``): dropping them made many stories
+    one. A URL without a query canonicalises as it always did (stored ids stay valid)."""
     try:
         cleaned = courlan.clean_url(strip_credentials(url.strip()))
         if not cleaned:
             return None
-        return courlan.normalize_url(cleaned, strict=True)
+        return courlan.normalize_url(cleaned, strict=False)
     except (ValueError, TypeError):
         return None
 
