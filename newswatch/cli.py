@@ -35,7 +35,10 @@ def cmd_es(args) -> int:
     from .connectors import es_local
 
     s = _settings(args)
-    if args.action in ("start", "stop", "install") and s.es_url:
+    if args.action == "start" and s.es_url:
+        raise UserError(f"ES_URL is set ({s.es_url}): newswatch uses that cluster; unset ES_URL to start the local "
+                        f"node")
+    if args.action in ("stop", "install") and s.es_url:
         console.print(f"[yellow]ES_URL is set ({s.es_url}): newswatch uses that cluster; "
                       f"the local node is only for when ES_URL is unset.[/]")
     if args.action in ("rollover", "migrate"):
@@ -65,7 +68,7 @@ def cmd_es(args) -> int:
                 console.print(f"{k:>10}: {v}")
             return 0 if st["health"] in ("green", "yellow") else 1
     except es_local.LocalESError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 1
     return 0
 
@@ -81,7 +84,7 @@ def _reenrich(s: Settings, args) -> int:
     try:
         since = parse_since(args.since)
     except ValueError as exc:
-        console.print(f"[red]error:[/] --since {args.since!r}: {exc}")
+        console.print(f"[red]error:[/] --since {args.since!r}: {exc}", soft_wrap=True)
         return 2
     if s.ner == "corenlp" and s.nlp_url is None:
         _start_local_nlp(s)
@@ -134,7 +137,7 @@ def cmd_nlp(args) -> int:
                 console.print(f"{k:>10}: {v}")
             return 0 if st["ready"] else 1
     except nlp_local.LocalNlpError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 1
     return 0
 
@@ -149,7 +152,7 @@ def _prune(s: Settings, args) -> int:
     try:
         result = prune(make_client(s), s, args.older_than, dry_run=args.dry_run)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 2
     verb = "would delete" if args.dry_run else "deleted"
     for i in result["old"]:
@@ -248,6 +251,44 @@ def _print_examples(settings: Settings, ids: list[str], limit: int = 5) -> None:
     console.print(table)
 
 
+
+
+def _check_home(settings: Settings) -> None:
+    """NEWSWATCH_HOME must take a run's files: a read-only or full disk is one clear line before anything is
+    fetched."""
+    import shutil
+
+    home = Path(settings.home)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+        free_mb = shutil.disk_usage(home).free // 2 ** 20
+    except OSError as exc:
+        raise UserError(f"NEWSWATCH_HOME={home} cannot be written ({exc.strerror}): set NEWSWATCH_HOME to a "
+                        f"directory newswatch may write to, or free some space") from None
+    if free_mb < settings.min_free_mb:
+        raise UserError(f"only {free_mb} MB free under NEWSWATCH_HOME={home} (a run needs {settings.min_free_mb} MB "
+                        f"for its staged entries and spool): free some space or point NEWSWATCH_HOME elsewhere")
+
+
+def _check_elasticsearch(settings: Settings) -> None:
+    """Ask the cluster at ES_URL once before a run starts: a wrong URL is one clear line, not a failed flow run
+    (the flow's own retries are for a cluster that blinks during scheduled runs)."""
+    from elastic_transport import ConnectionError as ESConnectionError
+
+    from .connectors.es import make_client
+    from .connectors.feeds import strip_credentials
+
+    try:
+        make_client(settings).options(request_timeout=10, max_retries=0).cluster.health()
+    except ESConnectionError as exc:
+        cause = (getattr(exc, "message", "") or str(exc)).split(": ")[-1].splitlines()[0][:160]
+        raise UserError(f"Elasticsearch is not reachable at {strip_credentials(settings.es_url)} (ES_URL): {cause}; "
+                        f"check ES_URL, or unset it to use the local node") from None
+
+
 def _run_flow(feeds_file: str, settings: Settings, beam_args: list[str]) -> dict:
     from .flows.ingest import run_ingest
 
@@ -267,8 +308,10 @@ def cmd_run(args) -> int:
         try:
             es_local.start(s)
         except es_local.LocalESError as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             return 1
+    else:
+        _check_elasticsearch(s)
     if s.ner == "corenlp" and s.nlp_url is None:
         _start_local_nlp(s)
     summary = _run_flow(args.feeds, s, beam_args)
@@ -283,7 +326,7 @@ def cmd_run(args) -> int:
     if args.per_feed:
         _print_per_feed(summary)
     if args.examples and summary["status"] != "failed":
-        _print_examples(s, summary["story_ids"])
+        _print_examples(s, summary["story_ids"], limit=args.examples)
     return 0 if summary["status"] in ("ok", "completed_with_errors") else 1
 
 
@@ -298,7 +341,7 @@ def cmd_demo(args) -> int:
         try:
             health = es_local.start(s)
         except es_local.LocalESError as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             return 1
         console.print(f"Elasticsearch is {health.get('status')} at {s.local_es_url}")
     if s.ner == "corenlp" and s.nlp_url is None:
@@ -367,23 +410,22 @@ def cmd_alerts(args) -> int:
     try:
         rules = {r.name: r for r in load_rules(s.rules_file)}
     except RuleError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
+        raise UserError(str(exc)) from None
     if args.action == "list":
         for r in rules.values():
             console.print(f"[bold]{r.name}[/] -> {', '.join(r.recipients)}{'' if r.enabled else ' (disabled)'}")
             console.print(json.dumps(r.to_query()))
         return 0
     if args.action == "test":
-        if not args.rule or args.rule not in rules:
-            console.print(f"[red]error:[/] unknown rule {args.rule!r}; rules: {sorted(rules)}")
-            return 2
+        if not args.rule:
+            raise UserError(f"name the rule to test: `newswatch alerts test RULE` (rules: {', '.join(sorted(rules))})")
+        if args.rule not in rules:
+            raise UserError(f"unknown rule {args.rule!r}; rules: {', '.join(sorted(rules))}")
         es, ix = make_client(s), Indices(s)
         try:
             engine.validate_on_server(es, ix, [rules[args.rule]])
         except RuleError as exc:
-            console.print(f"[red]error:[/] {exc}")
-            return 2
+            raise UserError(str(exc)) from None
         from datetime import datetime, timedelta, timezone
 
         since = datetime.now(timezone.utc) - timedelta(hours=args.since_hours) if args.since_hours else None
@@ -411,7 +453,7 @@ def cmd_flink(args) -> int:
     try:
         console.print(f"Flink job server launcher: {install(_settings(args))}")
     except FlinkSetupError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 1
     return 0
 
@@ -432,7 +474,7 @@ def cmd_kibana(args) -> int:
                                          username=os.environ.get("KIBANA_USERNAME"),
                                          password=os.environ.get("KIBANA_PASSWORD"), space=args.space)
     except Exception as exc:
-        console.print(f"[red]error:[/] {esc(str(exc))}")
+        console.print(f"[red]error:[/] {esc(str(exc))}", soft_wrap=True)
         return 1
     console.print(f"imported {result.get('successCount')} saved objects into {args.url}")
     return 0
@@ -449,7 +491,7 @@ def cmd_search(args) -> int:
                       since=args.since, kinds=args.kind, lenders=args.lender, recipients=args.recipient,
                       size=args.limit)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 2
     if args.json:
         print(json.dumps(hits, indent=2, ensure_ascii=False))
@@ -481,7 +523,7 @@ def cmd_export(args) -> int:
         n = export_deals(make_client(s), s.index("stories"), args.format, args.out, since=args.since,
                          countries=args.country, kinds=args.kind)
     except (ValueError, OSError) as exc:
-        console.print(f"[red]error:[/] {esc(str(exc))}")
+        console.print(f"[red]error:[/] {esc(str(exc))}", soft_wrap=True)
         return 2
     if args.out:
         console.print(f"{n} deals written to {args.out} ({args.format})")
@@ -546,7 +588,7 @@ def _feeds_health(args) -> int:
             return 2
         unknown = [u for u in args.urls if u not in states]
         if unknown:
-            console.print(f"[red]error:[/] no such feed in {ix.feeds}: {esc(', '.join(unknown))}")
+            console.print(f"[red]error:[/] no such feed in {ix.feeds}: {esc(', '.join(unknown))}", soft_wrap=True)
             return 1
         put_feed_states(es, ix, [feed_health.reset(states[u]) for u in args.urls])
         es.indices.refresh(index=ix.feeds)
@@ -571,7 +613,7 @@ def cmd_feeds(args) -> int:
     if args.action in ("list", "reset"):
         return _feeds_health(args)
     if not args.urls:
-        console.print(f"[red]error:[/] feeds {args.action} URL [URL...]")
+        console.print(f"[red]error:[/] feeds {args.action} URL [URL...]", soft_wrap=True)
         return 2
     from .connectors.discovery import add_to_feeds_file, discover_feeds
     from .connectors.http import FetchError, Fetcher
@@ -584,7 +626,7 @@ def cmd_feeds(args) -> int:
             try:
                 feeds = discover_feeds(fetcher, url)
             except FetchError as exc:
-                console.print(f"[red]error:[/] {esc(exc.reason)}")
+                console.print(f"[red]error:[/] {esc(exc.reason)}", soft_wrap=True)
                 return 1
             if not feeds:
                 console.print(f"[yellow]no feed found for {esc(url)}[/]")
@@ -602,7 +644,7 @@ def cmd_feeds(args) -> int:
         try:
             added = add_to_feeds_file(args.feeds, found)
         except ValueError as exc:
-            console.print(f"[red]error:[/] {esc(str(exc))}")
+            console.print(f"[red]error:[/] {esc(str(exc))}", soft_wrap=True)
             return 1
         console.print(f"{len(added)} feed(s) added to {esc(args.feeds)}" + (
             f"; {len(found) - len(added)} already listed" if len(found) > len(added) else ""))
@@ -616,7 +658,7 @@ def cmd_backfill(args) -> int:
     try:
         parse_since(args.since)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 2
     if s.es_url is None:
         from .connectors import es_local
@@ -624,7 +666,7 @@ def cmd_backfill(args) -> int:
         try:
             es_local.start(s)
         except es_local.LocalESError as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             return 1
     summary = run_backfill(args.site, args.since, max_stories=args.max, include_undated=args.include_undated,
                            beam_args=list(args.beam_args or []), overrides=s.public())
@@ -673,6 +715,7 @@ def _check_feeds_file(path: str) -> None:
         raise UserError(f"feeds file not found: {path}") from None
     except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable, bad YAML, a bad entry
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first.removeprefix(f"{path}: ")
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise UserError(f"feeds file {path} cannot be used{where}: {first}") from None
@@ -828,6 +871,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             _check_feeds_file(args.feeds)
+        if args.command in ("run", "demo", "serve", "backfill"):
+            _check_home(_settings(args))
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         console.print("[yellow]newswatch: interrupted[/]")
@@ -843,13 +888,19 @@ def main(argv: list[str] | None = None) -> int:
 def _user_message(exc: Exception) -> str:
     """What went wrong, in the words a user can act on."""
     from elastic_transport import ConnectionError as ESConnectionError
-    from elasticsearch import NotFoundError
+    from elasticsearch import ApiError, NotFoundError, UnsupportedProductError
 
     if isinstance(exc, NotFoundError) and "index_not_found" in str(exc):
         return (f"no such index ({getattr(exc, 'body', {}).get('error', {}).get('index', '?')}): nothing ingested "
                 f"into this Elasticsearch yet? Run `newswatch run` first, or check ES_URL / NEWSWATCH_INDEX_PREFIX")
     if isinstance(exc, ESConnectionError):
         return f"Elasticsearch is not reachable ({exc}); check ES_URL or start the local node: `newswatch es start`"
+    if isinstance(exc, UnsupportedProductError) or (isinstance(exc, ApiError)
+                                                     and not isinstance(getattr(exc, "body", None), dict)):
+        return (f"the server at ES_URL does not answer as Elasticsearch does (HTTP {exc.meta.status}, "
+                f"{'no JSON' if exc.body else 'empty'} answer): check ES_URL")
+    if isinstance(exc, ApiError) and exc.meta.status in (401, 403):
+        return f"Elasticsearch refused the request (HTTP {exc.meta.status}): check ES_API_KEY or ES_USERNAME/ES_PASSWORD"
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename}"
     return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (UserError, ValueError)) else str(exc)

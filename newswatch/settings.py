@@ -36,6 +36,14 @@ def _num(name: str, default, kind=float):
         raise SettingsError(f"{name}={value!r} is not {'a whole number' if kind is int else 'a number'}") from None
 
 
+def _header(name: str, default: str) -> str:
+    """A setting that goes into a mail or HTTP header: a line break in it would start a header of its own."""
+    value = _env(name, default)
+    if any(c in value for c in "\r\n\0"):
+        raise SettingsError(f"{name}={value!r} holds a line break; it goes into a header and must be one line")
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     value = _env(name)
     if value is None:
@@ -95,6 +103,7 @@ class Settings:
     staging_dir: str | None = None  # where a run's entries are staged for the Beam workers; None = <home>/staging
     min_text_chars: int = 200  # shorter main text = "no extractable text" (menus, paywalls, error pages)
     lock_ttl: float = 3600.0  # seconds before a crashed run's ingest lock may be taken over
+    min_free_mb: int = 50  # a run stages its new entries under NEWSWATCH_HOME, and spools there when ES is down
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
     # politeness (newswatch.connectors.polite): story pages, not the feeds the user listed
     obey_robots: bool = True
@@ -162,6 +171,7 @@ class Settings:
             staging_dir=_env("NEWSWATCH_STAGING_DIR"),
             min_text_chars=_num("NEWSWATCH_MIN_TEXT_CHARS", "200", int),
             lock_ttl=_num("NEWSWATCH_LOCK_TTL", "3600", float),
+            min_free_mb=_num("NEWSWATCH_MIN_FREE_MB", "50", int),
             ner=_ner(_env("NEWSWATCH_NER", "corenlp")),
             nlp_url=_env("NEWSWATCH_NLP_URL"),
             nlp_port=_num("NEWSWATCH_NLP_PORT", "9310", int),
@@ -170,7 +180,7 @@ class Settings:
             nlp_threads=_num("NEWSWATCH_NLP_THREADS", "2", int),
             nlp_timeout=_num("NEWSWATCH_NLP_TIMEOUT", "20", float),
             nlp_max_chars=_num("NEWSWATCH_NLP_MAX_CHARS", "30000", int),
-            user_agent=_env("NEWSWATCH_USER_AGENT", cls.user_agent),
+            user_agent=_header("NEWSWATCH_USER_AGENT", cls.user_agent),
             obey_robots=_bool("NEWSWATCH_OBEY_ROBOTS", True),
             robots_ttl=_num("NEWSWATCH_ROBOTS_TTL", "3600", float),
             per_host_concurrency=_num("NEWSWATCH_PER_HOST_CONCURRENCY", "2", int),
@@ -186,7 +196,7 @@ class Settings:
             smtp_password=_env("SMTP_PASSWORD"),
             smtp_starttls=_bool("SMTP_STARTTLS", False),
             smtp_ssl=_bool("SMTP_SSL", False),
-            smtp_from=_env("SMTP_FROM", "newswatch@localhost"),
+            smtp_from=_header("SMTP_FROM", "newswatch@localhost"),
             smtp_timeout=_num("SMTP_TIMEOUT", "20", float),
             rules_file=_env("NEWSWATCH_RULES"),
             rates_url=_rates_url(_env("NEWSWATCH_RATES_URL", cls.rates_url)),

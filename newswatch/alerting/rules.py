@@ -59,14 +59,14 @@ class Rule(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
+        if not _NAME.fullmatch(v):  # fullmatch: "$" alone lets a trailing newline into mail headers
             raise ValueError("name must be 2-64 characters of a-z, 0-9, '-' or '_' (it is used in mail subjects)")
         return v
 
     @field_validator("recipients")
     @classmethod
     def _recipients(cls, v: list[str]) -> list[str]:
-        bad = [r for r in v if not _EMAIL.match(r)]
+        bad = [r for r in v if not _EMAIL.fullmatch(r)]
         if bad:
             raise ValueError(f"not an e-mail address: {bad}")
         return v

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -11,6 +12,9 @@ from elasticsearch import ConnectionError as ESConnectionError
 from ..schemas.mapping import ERRORS_MAPPINGS, FEEDS_MAPPINGS, RUNS_MAPPINGS, stories_template
 from ..schemas.records import now
 from ..settings import Settings
+
+# the client logs each retried request as a warning with a traceback; newswatch says once what failed
+logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
 def make_client(settings: Settings) -> Elasticsearch:

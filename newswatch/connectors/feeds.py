@@ -81,32 +81,44 @@ def story_id(canonical_url: str) -> str:
 
 def load_feed_list(path: str | Path) -> list[FeedSpec]:
     """A feeds file: YAML (``feeds: [{url, name, tags, lang}]`` or a list of URLs) or plain text, one URL a line.
-    ``lang`` (optional): the language of the feed's stories, a hint where a page does not say (plausibly)."""
+    ``lang`` (optional): the language of the feed's stories, a hint where a page does not say (plausibly).
+    A file that cannot be read as such raises ``ValueError`` saying what is wrong and where."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8") \
+            from None
+    if not str(path).endswith((".yaml", ".yml")):
+        return [FeedSpec(url=line) for line in (ln.split("#", 1)[0].strip() for ln in text.splitlines()) if line]
+    data = yaml.safe_load(text) or {}
+    items = data.get("feeds", []) if isinstance(data, dict) else data
+    if not isinstance(items, list):  # "feeds: http://x/" would be read character by character
+        raise ValueError(f"{path}: 'feeds' must be a list (one '- url: ...' per feed), not {type(items).__name__} "
+                         f"{items!r}")
+    return [_feed_spec(path, item) for item in items]
+
+
+def _feed_spec(path, item) -> FeedSpec:
+    """One entry of a YAML feeds file."""
     from ..extraction.lang import normalize as normalize_lang
 
-    text = Path(path).read_text(encoding="utf-8")
-    specs: list[FeedSpec] = []
-    if str(path).endswith((".yaml", ".yml")):
-        data = yaml.safe_load(text) or {}
-        items = data.get("feeds", []) if isinstance(data, dict) else data
-        for item in items:
-            if isinstance(item, str):
-                specs.append(FeedSpec(url=item))
-            elif isinstance(item, dict) and item.get("url"):
-                lang = item.get("lang")
-                if lang is not None and normalize_lang(str(lang)) is None:
-                    raise ValueError(f"{path}: feed {item['url']}: 'lang' must be a language code such as ru or en, "
-                                     f"not {lang!r}")
-                specs.append(FeedSpec(url=item["url"], name=item.get("name"), tags=list(item.get("tags") or []),
-                                      lang=normalize_lang(str(lang)) if lang is not None else None))
-            else:
-                raise ValueError(f"{path}: feed entries need a 'url': {item!r}")
-    else:
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                specs.append(FeedSpec(url=line))
-    return specs
+    if isinstance(item, str):
+        return FeedSpec(url=item)
+    if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item["url"].strip():
+        raise ValueError(f"{path}: feed entries need a 'url': {item!r}")
+    url, name, tags, lang = item["url"].strip(), item.get("name"), item.get("tags"), item.get("lang")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"{path}: feed {url}: 'name' must be text, not {name!r}")
+    if isinstance(tags, str):  # "tags: kz" is one tag
+        tags = [tags]
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        raise ValueError(f"{path}: feed {url}: 'tags' must be a list of words such as [kz, finance], not {tags!r}")
+    if lang is not None and normalize_lang(str(lang)) is None:
+        raise ValueError(f"{path}: feed {url}: 'lang' must be a language code such as ru or en, not {lang!r}")
+    return FeedSpec(url=url, name=name, tags=list(tags or []),
+                    lang=normalize_lang(str(lang)) if lang is not None else None)
 
 
 def _iso(struct) -> str | None:

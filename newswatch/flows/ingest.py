@@ -5,6 +5,7 @@ Runs in Prefect's ephemeral local mode when no Prefect server is configured, and
 """
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import threading
@@ -115,9 +116,20 @@ def poll_feeds(settings: Settings, specs: list[FeedSpec], run_id: str, cpu_worke
     }
 
 
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 @task(name="run-beam-pipeline", cache_policy=NO_CACHE)
 def beam_stage(settings: Settings, entries: list[dict], beam_args: list[str]) -> dict:
-    counts = run_pipeline(entries, settings, beam_args)
+    try:
+        counts = run_pipeline(entries, settings, beam_args)
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        # returned, not raised: one line in the summary and Prefect's state, not a traceback per layer
+        return {"disk_error": f"cannot write {exc.filename or settings.effective_staging_dir}: {exc.strerror} "
+                              f"(NEWSWATCH_HOME={settings.home}); free some space: the new stories are fetched "
+                              f"again next run"}
     es = esc.make_client(settings)
     try:
         es.indices.refresh(index=f"{settings.index('stories')},{settings.index('errors')}")
@@ -256,6 +268,9 @@ def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, ov
             # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
             with progress.Reporter(len(entries), get_run_logger()):
                 counts = beam_stage(settings, quote(entries), list(beam_args or []))
+            if "disk_error" in counts:  # the feed states stay uncommitted: the next run sees these entries again
+                summary.update(status="failed", finished_at=now_iso(), reason=counts["disk_error"])
+                return summary
             story_ids = indexed_ids(settings, [e["id"] for e in entries])
             summary["per_feed"] = per_feed_counts(entries, story_ids)
             summary["rates"]["after_run"] = rates.fetch_missing(settings, es, story_ids)

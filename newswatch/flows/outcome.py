@@ -135,7 +135,7 @@ def counts_line(summary: dict) -> str:
                 f"sent with {summary.get('stories_sent', 0)} stories, {summary.get('pending', 0)} pending")
     counts = summary.get("counts") or {}
     parts = [f"{label} {counts[key]}" for key, label in _COUNT_LABELS if counts.get(key)]
-    return f"run {summary.get('run_id')} {summary.get('status')}: " + (", ".join(parts) or "nothing to do") + (
+    return f"run {summary.get('run_id')} {summary.get('status')}: " + (", ".join(parts) or ("stopped" if summary.get("reason") else "nothing to do")) + (
         f" ({summary['elapsed_s']:.1f} s)" if "elapsed_s" in summary else "")
 
 

@@ -32,11 +32,14 @@ def stage_entries(entries: list[dict], settings: Settings) -> list[str]:
     if "://" not in base:
         os.makedirs(os.path.dirname(base), exist_ok=True)
     paths = []
-    for k in range(0, len(entries), ENTRIES_PER_FILE):
-        path = f"{base}-{k // ENTRIES_PER_FILE:05d}.jsonl"
-        with FileSystems.create(path) as fh:
-            fh.write("".join(json.dumps(e) + "\n" for e in entries[k:k + ENTRIES_PER_FILE]).encode("utf-8"))
-        paths.append(path)
+    try:
+        for k in range(0, len(entries), ENTRIES_PER_FILE):
+            paths.append(f"{base}-{k // ENTRIES_PER_FILE:05d}.jsonl")
+            with FileSystems.create(paths[-1]) as fh:
+                fh.write("".join(json.dumps(e) + "\n" for e in entries[k:k + ENTRIES_PER_FILE]).encode("utf-8"))
+    except BaseException:  # a full disk: leave no half-written files behind to fill it further
+        unstage(paths)
+        raise
     return paths
 
 
