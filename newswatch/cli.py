@@ -686,11 +686,23 @@ def cmd_backfill(args) -> int:
 # ------------------------------------------------------------------ main
 
 
+class _Help(argparse.HelpFormatter):
+    """Every option's help shows its default, unless it says it already or there is none to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        nothing = action.default is None or action.default is False or action.default in (argparse.SUPPRESS, [])
+        if "default" in text or nothing or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """Subcommand parsers: no abbreviated options ("--feed" for "--feeds" would change meaning as options grow)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _Help)
         super().__init__(*args, **kwargs)
 
 
@@ -728,14 +740,16 @@ class UserError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="newswatch", description=__doc__, allow_abbrev=False)
+    p = argparse.ArgumentParser(prog="newswatch", description=__doc__, allow_abbrev=False, formatter_class=_Help)
     p.add_argument("--version", action="version", version=f"newswatch {_version()}")
     p.add_argument("--es-url", help="Elasticsearch URL (default: $ES_URL, else the local node)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     es = sub.add_parser("es", help="manage the local single-node Elasticsearch")
     es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate", "prune",
-                                       "reenrich"])
+                                       "reenrich"],
+                    help="start/stop/status/install the local node; rollover the stories index; migrate to the "
+                         "current mapping; prune old stories indices; reenrich stories in place")
     es.add_argument("--since", help="reenrich: the stories ingested since this date (2025-01-31) or age (7d)")
     es.add_argument("--only-rules", action="store_true",
                     help="reenrich: only the stories whose names came from the rules (the NER service was down)")
@@ -743,7 +757,7 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--older-than", help="prune: delete the stories indices whose newest story was ingested "
                                          "longer ago than this (365d, 52w, 12m); never the write index")
     es.add_argument("--dry-run", action="store_true", help="prune: only list what would be deleted")
-    es.add_argument("--timeout", type=float, default=180.0)
+    es.add_argument("--timeout", type=float, default=180.0, help="start: seconds to wait for the node")
     es.set_defaults(func=cmd_es)
 
     nl = sub.add_parser("nlp", help="manage the local Stanford CoreNLP named-entity service")
@@ -756,29 +770,31 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
     run.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
                      help="feeds file: YAML (feeds: [{url, name}]) or one URL per line")
-    run.add_argument("--runner", help="Beam runner (default FnApiRunner, Beam's in-process runner; FlinkRunner runs an embedded Flink)")
+    run.add_argument("--runner", help="Beam runner (default: FnApiRunner, Beam's in-process runner; FlinkRunner runs "
+                                      "an embedded Flink)")
     run.add_argument("--flink-master", help="FlinkRunner: host:port of a Flink cluster (default: embedded)")
     run.add_argument("--allow-loopback", action="store_true", help="allow fetching 127.0.0.0/8 (testing)")
     run.add_argument("--allow-private", action="store_true", help="allow fetching private addresses")
-    run.add_argument("--examples", type=int, default=0, help="print N example stories (default 0)")
+    run.add_argument("--examples", type=int, default=0, metavar="N", help="print N example stories")
     run.add_argument("--per-feed", action="store_true", help="print each feed's new and indexed stories")
-    run.add_argument("beam_args", nargs=argparse.REMAINDER)
+    run.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="start local ES and a loopback server with the bundled sample "
                                        "feeds, and run the ingestion flow once")
     demo.add_argument("--sample-dir", help="directory with feeds/ and articles/ (default: bundled sample)")
-    demo.add_argument("--examples", type=int, default=5)
-    demo.add_argument("beam_args", nargs=argparse.REMAINDER)
+    demo.add_argument("--examples", type=int, default=5, metavar="N", help="print N example stories")
+    demo.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
     demo.set_defaults(func=cmd_demo)
 
     fl = sub.add_parser("flink", help="fetch the Beam Flink job server (Maven) for --runner FlinkRunner")
-    fl.add_argument("action", choices=["install"])
+    fl.add_argument("action", choices=["install"], help="download the job server jar into NEWSWATCH_HOME")
     fl.set_defaults(func=cmd_flink)
 
     kb = sub.add_parser("kibana", help="Kibana saved objects: export (from the schema) or import into Kibana")
-    kb.add_argument("action", choices=["export", "import"])
-    kb.add_argument("--url", default=os.environ.get("KIBANA_URL"), help="Kibana URL (import)")
+    kb.add_argument("action", choices=["export", "import"],
+                    help="export: write the saved objects generated from the schema; import: load them into Kibana")
+    kb.add_argument("--url", default=os.environ.get("KIBANA_URL"), help="Kibana URL (import; default: $KIBANA_URL)")
     kb.add_argument("--file", help="NDJSON path (default deploy/kibana/newswatch.ndjson)")
     kb.add_argument("--space", help="Kibana space id")
     kb.set_defaults(func=cmd_kibana)
@@ -794,14 +810,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "name (World Bank); repeat for several")
     se.add_argument("--recipient", action="append", help="a deal to this country (ISO code); repeat for several")
     se.add_argument("--since", help="published in the last 12h / 7d / 4w / 3m, or since a date (2025-01-31)")
-    se.add_argument("--limit", type=int, default=20)
-    se.add_argument("--json", action="store_true")
+    se.add_argument("--limit", type=int, default=20, help="stories shown at most")
+    se.add_argument("--json", action="store_true", help="print the stories as JSON lines")
     se.set_defaults(func=cmd_search)
 
     ex = sub.add_parser("export", help="export deals: one row per deal (loan, grant, aid, investment, financing; "
                                        "equivalents, repeats and background figures left out)")
-    ex.add_argument("what", choices=["deals"])
-    ex.add_argument("--format", choices=["csv", "parquet", "jsonl"], default="csv", help="file format (default csv)")
+    ex.add_argument("what", choices=["deals"], help="what to export")
+    ex.add_argument("--format", choices=["csv", "parquet", "jsonl"], default="csv", help="file format")
     ex.add_argument("--out", help="file to write (default: standard output; parquet needs a file)")
     ex.add_argument("--since", help="published in the last 12h / 7d / 4w / 3m, or since a date (2025-01-31)")
     ex.add_argument("--country", action="append", help="recipient country (ISO code); repeat for several")
@@ -809,23 +825,27 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=cmd_export)
 
     sv = sub.add_parser("serve", help="serve the ingest flow on a cron schedule (needs a Prefect server)")
-    sv.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"))
-    sv.add_argument("--cron", default=os.environ.get("NEWSWATCH_CRON", "*/15 * * * *"))
-    sv.add_argument("beam_args", nargs=argparse.REMAINDER)
+    sv.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
+                    help="feeds file: YAML (feeds: [{url, name}]) or one URL per line")
+    sv.add_argument("--cron", default=os.environ.get("NEWSWATCH_CRON", "*/15 * * * *"),
+                    help="when runs start (cron syntax; $NEWSWATCH_CRON)")
+    sv.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
     sv.set_defaults(func=cmd_serve)
 
     al = sub.add_parser("alerts", help="alert rules: list, dry-run a rule, or send pending alerts now")
-    al.add_argument("action", choices=["list", "test", "send"])
+    al.add_argument("action", choices=["list", "test", "send"],
+                    help="list the rules; test: the stories a rule would alert on (nothing sent); send pending alerts")
     al.add_argument("rule", nargs="?", help="rule name (for test)")
     al.add_argument("--rules", help="rules file (default: $NEWSWATCH_RULES or the bundled rules.yaml)")
     al.add_argument("--since-hours", type=float, default=None,
                     help="only stories ingested in the last N hours (send: default 24)")
-    al.add_argument("--limit", type=int, default=50)
+    al.add_argument("--limit", type=int, default=50, help="test: stories shown at most")
     al.set_defaults(func=cmd_alerts)
 
     fd = sub.add_parser("feeds", help="feeds: discover a site's, add them to a feeds file, list their health, "
                                       "reset a failing or quarantined one")
-    fd.add_argument("action", choices=["discover", "add", "list", "reset"])
+    fd.add_argument("action", choices=["discover", "add", "list", "reset"],
+                    help="discover a site's feeds; add them to a feeds file; list each feed's health; reset one")
     fd.add_argument("urls", nargs="*", metavar="URL",
                     help="discover/add: a site (its home page or any page) or a feed; reset: feed URLs")
     fd.add_argument("--feeds", default="feeds.yaml", help="add: the feeds file to append to (YAML or text)")
@@ -834,13 +854,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bf = sub.add_parser("backfill", help="index a site's older stories, found in its sitemaps",
                         epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
-    bf.add_argument("site", metavar="SITE_URL")
+    bf.add_argument("site", metavar="SITE_URL", help="the site whose sitemaps list its stories")
     bf.add_argument("--since", required=True, help="stories dated this day or later (sitemap dates), e.g. 2024-05-01")
-    bf.add_argument("--max", type=int, default=500, help="at most this many stories, newest first (default 500)")
+    bf.add_argument("--max", type=int, default=500, help="at most this many stories, newest first")
     bf.add_argument("--include-undated", action="store_true",
                     help="also take sitemap URLs without a date (after the dated ones)")
     bf.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
-    bf.add_argument("beam_args", nargs=argparse.REMAINDER)
+    bf.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
     bf.set_defaults(func=cmd_backfill)
 
     doc = sub.add_parser("doctor", help="check configuration, Elasticsearch, SMTP and disk; print what to fix")
@@ -853,9 +873,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluation import METRICS
 
     for name in METRICS:
-        ev.add_argument(f"--min-{name.replace('_', '-')}", dest=f"min_{name}", type=float)
+        ev.add_argument(f"--min-{name.replace('_', '-')}", dest=f"min_{name}", type=float, metavar="X",
+                        help=f"fail (exit 1) if {name.replace('_', ' ')} is below X")
     ev.add_argument("--max-violations", type=int, default=0,
-                    help="not_amounts/not_countries that may be extracted (default 0)")
+                    help="not_amounts/not_countries that may be extracted")
     ev.set_defaults(func=cmd_eval)
     return p
 

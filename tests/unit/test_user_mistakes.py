@@ -198,3 +198,16 @@ def test_a_rule_name_or_recipient_with_a_line_break_is_refused(tmp_path, field, 
     path.write_text("rules:\n  - " + json.dumps(rule) + "\n")  # JSON is YAML: "\n" in it is a line break
     line = _one_clear_line(_cli("alerts", "list", "--rules", str(path), NEWSWATCH_HOME=str(tmp_path)), "invalid")
     assert field in line
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from newswatch.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [f"{name} {a.dest}" for name, sub in commands.choices.items() for a in sub._actions
+               if a.help is None and not isinstance(a, argparse._HelpAction)]
+    assert missing == []
+    assert "(default: 0)" in commands.choices["run"].format_help()  # a default of 0 is still shown
