@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from elasticsearch import NotFoundError
+
 from .settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -32,7 +34,7 @@ def _es_checks(settings: Settings) -> list[Check]:
     try:
         nodes = es.nodes.info(node_id="_local", metric="settings")
         health = es.cluster.health(timeout="5s")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the doctor reports what is broken, whatever breaks
         fix = ("start the local node: `newswatch es start`" if settings.es_url is None
                else "check ES_URL, network access and credentials (ES_API_KEY or ES_USERNAME/ES_PASSWORD)")
         return [Check("elasticsearch", FAIL, f"{url} unreachable: {str(exc)[:200]}", fix)]
@@ -52,7 +54,7 @@ def _es_checks(settings: Settings) -> list[Check]:
         checks.append(Check("index template", OK if not missing else WARN,
                             f"{ix.prefix}-stories" + (f": fields missing {missing}" if missing else " matches the schema"),
                             "" if not missing else "run `newswatch es migrate` to move data to the new mapping"))
-    except Exception:
+    except NotFoundError:
         checks.append(Check("index template", WARN, f"{ix.prefix}-stories not installed yet",
                             "it is created by the first `newswatch run`"))
     if settings.es_api_key and urlsplit(url).scheme == "http" and urlsplit(url).hostname not in ("127.0.0.1", "localhost"):

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from elasticsearch import Elasticsearch, NotFoundError, OrjsonSerializer, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, OrjsonSerializer, helpers
 from elasticsearch import ConnectionError as ESConnectionError
 
 from ..schemas.mapping import ERRORS_MAPPINGS, FEEDS_MAPPINGS, RUNS_MAPPINGS, stories_template
@@ -71,7 +71,7 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> Indices:
         if not es.indices.exists(index=first):
             try:
                 es.indices.create(index=first, aliases={ix.stories: {"is_write_index": True}})
-            except Exception as exc:  # another process created it first
+            except BadRequestError as exc:  # another process created it first
                 if "resource_already_exists_exception" not in str(exc):
                     raise
     side = ((ix.errors, ERRORS_MAPPINGS), (ix.feeds, FEEDS_MAPPINGS), (ix.runs, RUNS_MAPPINGS),
@@ -116,7 +116,7 @@ def create_index(es: Elasticsearch, name: str, mappings: dict) -> None:
         return
     try:
         es.indices.create(index=name, mappings=mappings, settings={"number_of_shards": 1, "number_of_replicas": 0})
-    except Exception as exc:
+    except BadRequestError as exc:
         if "resource_already_exists_exception" not in str(exc):
             raise
 

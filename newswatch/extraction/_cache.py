@@ -44,7 +44,7 @@ def cached(name: str, key: Callable[[], str], build: Callable[[], T]) -> T:
         return build()
     try:
         path = _cache_dir() / f"{name}-{key()}.pickle"
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the cache only saves time: whatever fails, build instead
         log.debug("cache %s: no key (%s)", name, exc)
         return build()
     try:
@@ -64,6 +64,6 @@ def cached(name: str, key: Callable[[], str], build: Callable[[], T]) -> T:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the cache only saves time: a value not stored is built next time
         log.debug("cache %s not written (%s)", name, exc)
     return value

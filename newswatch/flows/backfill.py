@@ -44,7 +44,7 @@ def backfill_flow(site_url: str, since: str, max_stories: int = 500, include_und
     since_at = parse_since(since)
     try:
         prepare_es(settings)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - nothing was fetched yet: the summary says why, whatever it was
         summary.update(status="failed", finished_at=now_iso(),
                        reason=f"Elasticsearch at {settings.effective_es_url} is not usable: {exc}")
         return _finish(settings, summary)
@@ -85,7 +85,7 @@ def backfill_flow(site_url: str, since: str, max_stories: int = 500, include_und
         polite.shutdown()
         try:
             esc.release_lock(es, ix, "ingest", owner=run_id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the lock expires (or is taken over once this process is gone)
             summary["errors"]["lock"] = f"could not release the ingest lock: {exc}"
     if found.errors:
         summary["errors"]["sitemaps"] = found.errors[:20]

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+from elastic_transport import TransportError
+from elasticsearch import ApiError
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.runtime import flow_run
@@ -147,7 +149,7 @@ def cluster_copies(settings: Settings, story_ids: list[str]) -> dict:
         return {}
     try:
         return cluster_stories(esc.make_client(settings), settings, story_ids)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the stories are indexed; ungrouped copies only count twice
         get_run_logger().error("syndicated copies not grouped: %s: %s", type(exc).__name__, exc)
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -159,7 +161,7 @@ def indexed_ids(settings: Settings, ids: list[str]) -> list[str]:
         return []
     try:
         return sorted(esc.existing_ids(esc.make_client(settings), settings.index("stories"), ids))
-    except Exception as exc:
+    except (ApiError, TransportError) as exc:
         get_run_logger().error("could not list indexed stories: %s", exc)
         return []
 
@@ -172,7 +174,7 @@ def _retried(what: str, step):
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
         try:
             return step()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed is tried again, and the last failure raised
             if delay is None:
                 raise
             get_run_logger().warning("%s (attempt %d): %s; again in %d s", what, attempt + 1, exc, delay)
@@ -190,7 +192,7 @@ def write_summary(settings: Settings, summary: dict) -> dict:
     is the flow's result)."""
     try:
         esc.write_run(esc.make_client(settings), esc.Indices(settings), summary)
-    except Exception as exc:
+    except (ApiError, TransportError) as exc:  # the summary is still written to disk below
         get_run_logger().error("could not store the run summary in ES: %s", exc)
         summary["summary_stored"] = False
     out = Path(settings.home) / "runs"

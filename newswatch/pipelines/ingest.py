@@ -220,7 +220,7 @@ class CpuStage(_Concurrent):
         except cpu_pool.BrokenProcessPool as again:
             return DEAD, dead_letter(self.stages[0], element, f"the worker process died on this page, twice: "
                                                               f"{again}", "worker_died")
-        except Exception as again:
+        except Exception as again:  # noqa: BLE001 - what the worker raised, as the stage's dead letter
             return DEAD, dead_letter(self.stages[0], element, f"{type(again).__name__}: {again}", "worker_error")
 
 

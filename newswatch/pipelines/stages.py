@@ -145,7 +145,7 @@ def extract_page(page: dict, min_chars: int) -> tuple[str, dict]:
         html = decode_html(page.pop("html"), page.pop("charset", None))
         article = html_to_article(html, url=page["url"], min_chars=min_chars, author_hint=page.get("author"),
                                   lang_hint=page.get("lang"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any page may break a parser in its own way: a dead letter, never a lost run
         return DEAD, dead_letter("extract", page, f"{type(exc).__name__}: {exc}", "extract_exception")
     text = ((article or {}).get("text") or "").strip()
     if len(text) < min_chars:
@@ -180,7 +180,7 @@ def enrich_page(page: dict, rates_dir: str | None = None, nlp=None, *, spans=Non
         if spans is None and ner_error is None and nlp is not None:
             (spans,), ner_error = recognise([page], nlp)
         return MAIN, build_story(page, spans, ner_error)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as in extract: the story becomes a dead letter, the run goes on
         return DEAD, dead_letter("enrich", page, f"{type(exc).__name__}: {exc}", "enrich_exception")
 
 
