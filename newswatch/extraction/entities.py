@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, compress, count
 
-from ._regex import Gated, fast_start
+from ._regex import Gated
 from .gazetteer import TOKEN_RE, Ref, load, normalize_token, tokens_of
 
 
@@ -28,35 +28,35 @@ _TITLES = (r"(?:(?:Deputy|deputy|Vice|vice|Prime|Foreign|Finance|Economy|Economi
            r"researcher|CEO|Dr\.|Mr\.|Mrs\.|Ms\.|Mr|Mrs|Ms|Dr|King|Emir|Sheikh|Mayor|mayor|Commissioner|"
            r"Speaker|Ombudsman|General)")
 _NAME = r"((?:[A-Z][a-zà-ÿāēīōūğşı'’\-]+)(?:\s+[A-Z][a-zà-ÿāēīōūğşı'’\-]+){1,2})"
-PERSON_TITLE_RE = fast_start(re.compile(rf"\b{_TITLES}\s+{_NAME}"))
+PERSON_TITLE_RE = re.compile(rf"\b{_TITLES}\s+{_NAME}")
 _PERSON_APPOSITIVE_TAIL = (
     r",\s+(?:(?:a|an|the)\s+)?(?:(?:senior|chief|former|deputy|managing|executive|lead|research)\s+)*"
     r"(?:director|analyst|economist|professor|researcher|fellow|spokesman|spokeswoman|spokesperson|head|"
     r"chairman|chairwoman|president|minister|adviser|advisor|expert|author|founder|CEO|chief executive|"
     r"journalist|editor|lecturer|scholar|ambassador|governor)\b")
-PERSON_APPOSITIVE_RE = fast_start(re.compile(rf"\b{_NAME}{_PERSON_APPOSITIVE_TAIL}"))
+PERSON_APPOSITIVE_RE = re.compile(rf"\b{_NAME}{_PERSON_APPOSITIVE_TAIL}")
 _SAID = r"(?:said|says|told|according to)\s+"
-PERSON_SAID_RE = fast_start(re.compile(rf"\b{_SAID}{_NAME}\b"))
+PERSON_SAID_RE = re.compile(rf"\b{_SAID}{_NAME}\b")
 
 _ORG_WORD = r"[A-Z][\w&'’\-]{0,40}+"  # bounded: a run of hyphenated capitals is scanned once, not once per word
 _ORG_SUFFIX = (r"(?:Bank|Fund|Endowment|Society|Alliance|Partnership|Secretariat|Chamber|Institute|Institution|University|College|Organization|Organisation|Ministry|Agency|"
                r"Corporation|Company|Council|Commission|Exchange|Party|Association|Forum|Authority|Foundation|"
                r"Academy|Committee|Bureau|Centre|Center|Federation|Initiative|Corridor|Holdings|Group|Service|"
                r"Programme|Program|Court|Assembly)")
-ORG_SUFFIX_RE = fast_start(re.compile(
+ORG_SUFFIX_RE = re.compile(
     rf"\b((?:{_ORG_WORD}\s+(?:(?:of|for)\s+(?:the\s+)?|(?:and|&)\s+)?){{1,5}}{_ORG_SUFFIX}"
-    rf"(?:\s+(?:of|for)\s+(?:the\s+)?{_ORG_WORD}(?:\s+{_ORG_WORD}){{0,2}}(?:\s+(?:and|&)\s+{_ORG_WORD})?)?)"))
-ORG_OF_RE = fast_start(re.compile(
+    rf"(?:\s+(?:of|for)\s+(?:the\s+)?{_ORG_WORD}(?:\s+{_ORG_WORD}){{0,2}}(?:\s+(?:and|&)\s+{_ORG_WORD})?)?)")
+ORG_OF_RE = re.compile(
     rf"\b((?:Ministry|Bank|University|College|Institute|Academy|Council|Office)\s+(?:of|for)\s+(?:the\s+)?"
-    rf"{_ORG_WORD}(?:\s+{_ORG_WORD})?(?:\s+(?:and|&)\s+{_ORG_WORD})?)"))
+    rf"{_ORG_WORD}(?:\s+{_ORG_WORD})?(?:\s+(?:and|&)\s+{_ORG_WORD})?)")
 _ORG_APPOSITIVE_TAIL = (
     r",\s+(?:a|an|the)\s+(?:[\w\-]+\s+){0,3}?"
     r"(?:think tank|research lab|research group|research centre|research center|research institute|"
     r"consultancy|company|firm|bank|lender|newspaper|news agency|broadcaster|fund|NGO|non-profit|nonprofit|"
     r"watchdog|university|institute|start-up|startup|conglomerate|state company|state-owned company)\b")
-ORG_APPOSITIVE_RE = fast_start(re.compile(rf"\b({_ORG_WORD}(?:\s+{_ORG_WORD}){{0,3}}){_ORG_APPOSITIVE_TAIL}"))
+ORG_APPOSITIVE_RE = re.compile(rf"\b({_ORG_WORD}(?:\s+{_ORG_WORD}){{0,3}}){_ORG_APPOSITIVE_TAIL}")
 _AFTER_NOUN = r"(?:company|firm|lender|group|giant|conglomerate|operator|developer|contractor|bank)\s+"
-ORG_AFTER_NOUN_RE = fast_start(re.compile(rf"\b{_AFTER_NOUN}([A-Z][A-Za-z0-9&\-]+(?:\s+[A-Z][A-Za-z0-9&\-]+){{0,2}})"))
+ORG_AFTER_NOUN_RE = re.compile(rf"\b{_AFTER_NOUN}([A-Z][A-Za-z0-9&\-]+(?:\s+[A-Z][A-Za-z0-9&\-]+){{0,2}})")
 # Each rule above is a name next to words it needs. A text without those words cannot match, and is not
 # scanned name by name: each gate below is a contiguous part of its pattern (its tail, or its head followed by
 # the capital letter that starts the name), so a match of the pattern always contains a match of its gate.

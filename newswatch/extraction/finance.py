@@ -11,7 +11,6 @@ from bisect import bisect_left, bisect_right
 from datetime import date
 from functools import cache
 
-from ._regex import fast_start
 from .currency import _resolve_currency, source_context
 from .entities import Mention
 from .kinds import _kind, _kind_hits
@@ -21,7 +20,7 @@ from .usd import to_usd
 
 # a sentence break is group "gap" (after . ! ? and a closing quote, before a capital or an opening quote) or a
 # line break; the punctuation is matched (not looked behind for) so that ``re`` skips ahead to candidates
-SENTENCE_END = fast_start(re.compile(r"[.!?](?P<gap>[\"”’)]?\s+)(?=[A-Z“\"(])|(?P<gap2>\n+)"))
+SENTENCE_END = re.compile(r"[.!?](?P<gap>[\"”’)]?\s+)(?=[A-Z“\"(])|(?P<gap2>\n+)")
 
 
 MAX_SENTENCE = 1200  # characters: longer "sentences" (lists, tables, junk) are read in windows

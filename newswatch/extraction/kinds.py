@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ._regex import Gated, fast_start, fold
+from ._regex import Gated, fold
 
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("loan", re.compile(r"\b(?:loans?|loaned|credit lines?|lines? of credit|credit facilit(?:y|ies)|credit agreements?|"
@@ -34,7 +34,6 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("financing_strong", re.compile(r"\b(?:packages?|facilit(?:y|ies)|swaps?|arrangements?|(?:co-financ|cofinanc)(?:e|ed|es|ing)|"
                                     r"(?:total|project) costs?)\b", re.I)),
 ]
-KIND_PATTERNS = [(kind, fast_start(rx)) for kind, rx in KIND_PATTERNS]  # same matches, found faster
 # A sentence is scanned only for the kinds whose words it may hold: every match of a kind's pattern starts with
 # one of the pattern's literal prefixes ("lend", "credit facilit"...), looked for with ``in`` (most sentences hold
 # the words of one or two kinds). Pairs of (prefix, kind index), case-insensitive ones first.

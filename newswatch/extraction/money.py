@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ._regex import Gated, fast_start
+from ._regex import Gated
 
 # ---------------------------------------------------------------- surface patterns
 
@@ -79,7 +79,6 @@ RATE_AFTER = re.compile(r"^\s*(?:(?:to|per|against)\s+(?:the\s+|one\s+|a\s+)?(?:
 RATE_BEFORE = re.compile(r"\b(?:dollar|euro|yuan|yen|rouble|ruble|pound|USD|EUR)\s+(?:bought|buys|fetched|fetches|was worth|"
                          r"is worth|equall?ed|equals|traded at|trades at|stood at|was at|cost|costs|was|is)\s*$", re.I)
 PAIR_BEFORE = re.compile(r"[A-Z]{3}/\s*$|=\s*$")  # "USD/UZS 12,520", "1 USD = 12,650 UZS"
-RATE_BEFORE = fast_start(RATE_BEFORE)  # searched before every amount
 BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.I)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from ._regex import fast_start
 from .entities import Mention
 
 FLOW_KINDS = frozenset({"loan", "grant", "aid", "investment", "financing", "debt"})
@@ -44,11 +43,10 @@ GIVE_VERBS = re.compile(r"\b(?:lend(?:s)?|lent|(?:will|to|would|could|can|may) l
                         r"hand(?:s|ed|ing)? over|contribut(?:e|es|ed|ing)|underwr(?:ite|ites|ote|itten)|loaned|"
                         r"transfer(?:s|red)?|provid(?:ing)|extending|offering|lending|granting|allocating|investing|"
                         r"financing)\b", re.I)
-RECEIVE_VERBS, GIVE_VERBS = fast_start(RECEIVE_VERBS), fast_start(GIVE_VERBS)
 LENDER_KINDS = {"lender", "union", "aid", "multilateral", "central-bank", "bank", "fund", "company", "party", "recognised",
                 "initiative"}
 TO_BEFORE = re.compile(r"\b(?:to|for|into|in)\s+(?:the\s+)?$")
-CLAUSE_WORDS = fast_start(re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b"))
+CLAUSE_WORDS = re.compile(r"[,;:]|\b(?:which|that|where|who|used)\b")
 FROM_BEFORE = re.compile(r"\b(?:from|(?:financed|funded|provided|allocated|underwritten|granted|lent|extended|"
                          r"offered|given|issued|backed|arranged) by|with)\s+(?:the\s+)?$")
 _SUBJECT_BREAK = re.compile(r"[,;:(]|\b(?:and|but|while|which|that|who)\b")
