@@ -6,9 +6,7 @@ Runs in Prefect's ephemeral local mode when no Prefect server is configured, and
 from __future__ import annotations
 
 import errno
-import gc
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -31,6 +29,7 @@ from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
 from ..pipelines import spool
 from ..pipelines.ingest import run_pipeline
 from ..pipelines.runner import cpu_workers_for, runner_name
+from ..pipelines.warmup import start_workers, warm_up
 from ..schemas.records import now, now_iso, run_stamp
 from ..settings import Settings
 from . import outcome, unpersisted
@@ -239,10 +238,8 @@ def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, ov
     runner = runner_name(beam_args)
     summary = {"run_id": run_id, "flow_run_id": flow_run.get_id(), "started_at": now_iso(), "runner": runner,
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
-    _freeze_startup_heap()
+    preimport = warm_up(settings, beam_args)  # workers start and runner modules load while feeds are polled
     cpu_workers = cpu_workers_for(settings, beam_args)
-    cpu_pool.prewarm(cpu_workers)  # extraction worker processes start while feeds are polled
-    preimport = _preimport_runner(runner)  # and the Beam runner's modules are imported
     specs = load_feeds(feeds_file)
     try:
         prepare_es(settings)
@@ -335,45 +332,11 @@ def per_feed_counts(entries: list[dict], story_ids: list[str]) -> dict[str, dict
     return out
 
 
-_heap_frozen = False  # see _freeze_startup_heap
-
-
-def _freeze_startup_heap() -> None:
-    """Hide the objects alive at the first run's start (imported modules) from the garbage collector, once per
-    process, so full collections during a run do not walk them (figures: docs/performance.md)."""
-    global _heap_frozen
-    if not _heap_frozen:
-        gc.freeze()
-        _heap_frozen = True
-
-
-def _preimport_runner(runner: str) -> threading.Thread:
-    """Import the modules the Beam runner loads when it starts (about 0.25 s, the first run of a process) in the
-    background, while the feeds are polled (mostly waiting on the network). Join the thread before the pipeline
-    starts: two threads importing the same modules from different ends could meet in an import cycle."""
-    modules = ["apache_beam.runners.portability.fn_api_runner.fn_runner"]
-    if runner in ("DirectRunner", "SwitchingDirectRunner"):
-        modules[:0] = ["apache_beam.runners.direct.direct_runner", "apache_beam.runners.portability.prism_runner"]
-
-    def run():
-        import importlib
-
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except Exception:  # noqa: BLE001 - only a head start: the runner imports what it needs itself
-                return
-
-    thread = threading.Thread(target=run, name="newswatch-preimport", daemon=True)
-    thread.start()
-    return thread
-
-
 def run_ingest(feeds_file: str, beam_args: list[str] | None = None, overrides: dict | None = None) -> dict:
     """Run the ingest flow once, as the CLI and the benchmarks do (see :func:`newswatch.flows.run_local`)."""
     from . import run_local
 
     # the extraction workers take about a second to start (imports): start them before Prefect creates the
     # flow run (~0.35 s), not only when the flow body begins; the flow's own prewarm() is then a no-op
-    cpu_pool.prewarm(cpu_workers_for(Settings.from_public(overrides), beam_args))
+    start_workers(Settings.from_public(overrides), beam_args)
     return run_local(ingest_flow, feeds_file, beam_args=beam_args, overrides=overrides)
