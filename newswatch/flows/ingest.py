@@ -238,7 +238,7 @@ def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, ov
     runner = runner_name(beam_args)
     summary = {"run_id": run_id, "flow_run_id": flow_run.get_id(), "started_at": now_iso(), "runner": runner,
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
-    preimport = warm_up(settings, beam_args)  # workers start and runner modules load while feeds are polled
+    warm_up(settings, beam_args)  # the extraction workers start while the feeds are polled
     cpu_workers = cpu_workers_for(settings, beam_args)
     specs = load_feeds(feeds_file)
     try:
@@ -262,7 +262,6 @@ def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, ov
         polled = poll_feeds(settings, specs, run_id, cpu_workers)
         entries = polled.pop("new_entries")
         if entries:
-            preimport.join()  # the runner imports them too: never both threads at once
             summary["rates"] = rates.prefetch_for_entries(settings, entries)  # before extraction needs them
             # quote(): Prefect would otherwise walk every entry of these lists looking for futures to resolve
             with progress.Reporter(len(entries), get_run_logger()):

@@ -4,22 +4,18 @@ docs/performance.md."""
 from __future__ import annotations
 
 import gc
-import importlib
-import threading
 
 from ..settings import Settings
 from . import cpu_pool
-from .runner import cpu_workers_for, runner_name
+from .runner import cpu_workers_for
 
 _heap_frozen = False
 
 
-def warm_up(settings: Settings, beam_args: list[str] | None = None) -> threading.Thread:
-    """Freeze the start-up heap, start the extraction workers and import the Beam runner's modules; returns the
-    import thread, to be joined before the pipeline starts."""
+def warm_up(settings: Settings, beam_args: list[str] | None = None) -> None:
+    """Freeze the start-up heap and start the extraction workers, before the feeds are polled."""
     freeze_startup_heap()
     start_workers(settings, beam_args)
-    return preimport_runner(runner_name(beam_args))
 
 
 def start_workers(settings: Settings, beam_args: list[str] | None = None) -> None:
@@ -34,22 +30,3 @@ def freeze_startup_heap() -> None:
     if not _heap_frozen:
         gc.freeze()
         _heap_frozen = True
-
-
-def preimport_runner(runner: str) -> threading.Thread:
-    """Import the modules the Beam runner loads when it starts, in the background. Join the thread before the
-    pipeline starts: two threads importing the same modules from different ends could meet in an import cycle."""
-    modules = ["apache_beam.runners.portability.fn_api_runner.fn_runner"]
-    if runner in ("DirectRunner", "SwitchingDirectRunner"):
-        modules[:0] = ["apache_beam.runners.direct.direct_runner", "apache_beam.runners.portability.prism_runner"]
-
-    def run():
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except Exception:  # noqa: BLE001 - only a head start: the runner imports what it needs itself
-                return
-
-    thread = threading.Thread(target=run, name="newswatch-preimport", daemon=True)
-    thread.start()
-    return thread
