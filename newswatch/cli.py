@@ -64,9 +64,7 @@ def cmd_es(args) -> int:
             console.print("stopped" if es_local.stop(s) else "not running")
         else:
             st = es_local.status(s)
-            for k, v in st.items():
-                console.print(f"{k:>10}: {v}")
-            return 0 if st["health"] in ("green", "yellow") else 1
+            return _print_status(st, st["health"] in ("green", "yellow"))
     except es_local.LocalESError as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 1
@@ -133,13 +131,18 @@ def cmd_nlp(args) -> int:
             os.execv(nlp_local.command(s)[0], nlp_local.command(s))
         else:
             st = nlp_local.status(s)
-            for k, v in st.items():
-                console.print(f"{k:>10}: {v}")
-            return 0 if st["ready"] else 1
+            return _print_status(st, st["ready"])
     except nlp_local.LocalNlpError as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 1
     return 0
+
+
+def _print_status(status: dict, ok: bool) -> int:
+    """A local service's status, a line per item; exit code 0 if it is up."""
+    for k, v in status.items():
+        console.print(f"{k:>10}: {v}")
+    return 0 if ok else 1
 
 
 def _prune(s: Settings, args) -> int:
@@ -273,6 +276,22 @@ def _check_home(settings: Settings) -> None:
                         f"for its staged entries and spool): free some space or point NEWSWATCH_HOME elsewhere")
 
 
+def _elasticsearch_ready(settings: Settings) -> bool:
+    """The local node started when ES_URL is unset (False, said in a line, if it cannot start), else the cluster
+    at ES_URL asked once (a clear error if it does not answer as Elasticsearch)."""
+    from .connectors import es_local
+
+    if settings.es_url:
+        _check_elasticsearch(settings)
+        return True
+    try:
+        es_local.start(settings)
+        return True
+    except es_local.LocalESError as exc:
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        return False
+
+
 def _check_elasticsearch(settings: Settings) -> None:
     """Ask the cluster at ES_URL once before a run starts: a wrong URL is one clear line, not a failed flow run
     (the flow's own retries are for a cluster that blinks during scheduled runs)."""
@@ -302,16 +321,8 @@ def cmd_run(args) -> int:
         beam_args = [f"--runner={args.runner}", *beam_args]
     if args.flink_master:
         beam_args.append(f"--flink_master={args.flink_master}")
-    if s.es_url is None:
-        from .connectors import es_local
-
-        try:
-            es_local.start(s)
-        except es_local.LocalESError as exc:
-            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-            return 1
-    else:
-        _check_elasticsearch(s)
+    if not _elasticsearch_ready(s):
+        return 1
     if s.ner == "corenlp" and s.nlp_url is None:
         _start_local_nlp(s)
     summary = _run_flow(args.feeds, s, beam_args)
@@ -660,14 +671,8 @@ def cmd_backfill(args) -> int:
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 2
-    if s.es_url is None:
-        from .connectors import es_local
-
-        try:
-            es_local.start(s)
-        except es_local.LocalESError as exc:
-            console.print(f"[red]error:[/] {exc}", soft_wrap=True)
-            return 1
+    if not _elasticsearch_ready(s):
+        return 1
     summary = run_backfill(args.site, args.since, max_stories=args.max, include_undated=args.include_undated,
                            beam_args=list(args.beam_args or []), overrides=s.public())
     if summary["status"] in ("failed", "skipped"):

@@ -29,7 +29,36 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class SampleServer:
+class Served:
+    """A loopback server run by a thread (``self.httpd``, ``self.thread``): its addresses, start and stop."""
+
+    httpd: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class SampleServer(Served):
     def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0):
         self.root = Path(root).resolve()
         self.delay = delay  # seconds to wait before answering a page (not a feed): a slow site
@@ -83,30 +112,9 @@ class SampleServer:
         self.httpd = LoopbackHTTPServer((host, port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
-
-    def start(self) -> "SampleServer":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
-class RecordingSite:
+class RecordingSite(Served):
     """A loopback site that records every request (path, start and end time, requests in flight), for the
     politeness tests and benchmark: ``pages`` maps paths to bodies (``.xml`` served as a feed, ``robots.txt``
     as text, anything else as HTML, after ``latency`` seconds); ``routes`` maps paths to handlers
@@ -175,26 +183,11 @@ class RecordingSite:
         self.httpd = LoopbackHTTPServer((host, 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
-
     def starts(self, exclude: tuple[str, ...] = ()) -> list[float]:
         """Start times of the requests, in order (paths in ``exclude`` left out)."""
         with self._lock:
             return sorted(s for p, s, _ in self.log if p not in exclude)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def filler_page(title: str, seed: int, words: int = 220) -> bytes:

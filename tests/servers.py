@@ -15,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
-from newswatch.sampleserver import LoopbackHTTPServer
+from newswatch.sampleserver import LoopbackHTTPServer, Served
 
 STORY = """<!DOCTYPE html><html lang="en"><head><meta charset="{charset}"><title>{title}</title>
 <meta property="article:published_time" content="2024-05-02T09:00:00+00:00"></head><body>
@@ -44,7 +44,7 @@ def _gzip_bomb(size: int = 200 * 1024 * 1024) -> bytes:
     return buf.getvalue()
 
 
-class HostileServer:
+class HostileServer(Served):
     def __init__(self):
         self.hits: dict[str, int] = {}
         self.authorized: list[str] = []  # paths asked for with credentials
@@ -215,25 +215,13 @@ class HostileServer:
 
     # ---------------------------------------------------------------
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
-
     def feed(self, paths: list[str]) -> str:
         items = "".join(f"<item><title>{p}</title><link>{self.url(p)}</link><guid>{p}</guid></item>" for p in paths)
         return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Faults</title>{items}</channel></rss>'
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
+    def stop(self) -> None:
         self._stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().stop()
 
 
 class TCPProxy:
@@ -353,7 +341,7 @@ def cbr_document(day, effective=None) -> bytes:
             f'name="Foreign Currency Market">' + "".join(rows) + "</ValCurs>").encode("cp1251")
 
 
-class CbrServer:
+class CbrServer(Served):
     """Answers ``/scripts/XML_daily.asp?date_req=DD/MM/YYYY`` with :func:`cbr_document`; ``mode`` makes it fail
     ("500", "404", "garbage"); ``requests`` logs (date asked, monotonic time)."""
 
@@ -400,11 +388,3 @@ class CbrServer:
 
     def asked(self) -> list[str]:
         return [d for d, _t in self.requests]
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from ..settings import Settings
+from .local_process import pid_alive, read_pid, stop_group, tail
 
 GROUP = "org.elasticsearch.distribution.integ-test-zip"
 ARTIFACT = "elasticsearch"
@@ -158,26 +158,8 @@ def _health(url: str, timeout: float = 2.0, ca_file: str | None = None,
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child still answers kill(0); treat it as dead
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _read_pid(settings: Settings) -> int | None:
-    try:
-        return int((node_dir(settings) / "es.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
+    return read_pid(node_dir(settings) / "es.pid")
 
 
 def _check_traversable(path: Path) -> None:
@@ -251,7 +233,7 @@ def start(settings: Settings, timeout: float = 180.0, *, conf_dir: Path | None =
         if proc.poll() is not None:
             raise LocalESError(
                 f"Elasticsearch exited with code {proc.returncode} while starting; see {log_file(settings)}:\n"
-                + _tail(log_file(settings))
+                + tail(log_file(settings))
             )
         health = _health(url, ca_file=ca_file, auth=auth)
         if health and health.get("status") in ("green", "yellow"):
@@ -259,37 +241,13 @@ def start(settings: Settings, timeout: float = 180.0, *, conf_dir: Path | None =
         time.sleep(0.5)
     raise LocalESError(
         f"Elasticsearch did not become healthy within {timeout:.0f}s at {url}; see {log_file(settings)}:\n"
-        + _tail(log_file(settings))
+        + tail(log_file(settings))
     )
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def stop(settings: Settings, timeout: float = 60.0) -> bool:
     """Stop the local node started by :func:`start`; True if one was running."""
-    pid = _read_pid(settings)
-    if not pid or not _pid_alive(pid):
-        return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(pid):
-        time.sleep(0.3)
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-    if _pid_alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    (node_dir(settings) / "es.pid").unlink(missing_ok=True)
-    return True
+    return stop_group(node_dir(settings) / "es.pid", timeout)
 
 
 def status(settings: Settings) -> dict:
@@ -298,7 +256,7 @@ def status(settings: Settings) -> dict:
     return {
         "url": settings.effective_es_url,
         "managed": settings.es_url is None,
-        "pid": pid if pid and _pid_alive(pid) else None,
+        "pid": pid if pid and pid_alive(pid) else None,
         "installed": (es_install_dir(settings) / "bin" / "elasticsearch").is_file(),
         "version": settings.es_version,
         "health": health.get("status") if health else "unreachable",

@@ -15,13 +15,12 @@ Beam's portable API. Flink 1.19 needs Java 11 or 17.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
 from ..settings import Settings
 from .es_local import _java_version
+from .local_process import maven_fetch
 
 BEAM_JAVA_VERSION = os.environ.get("NEWSWATCH_BEAM_FLINK_VERSION", "2.62.0")
 FLINK_VERSION = "1.19"
@@ -72,20 +71,10 @@ def install(settings: Settings, quiet: bool = True) -> Path:
     jar = job_server_jar(settings)
     if jar.is_file():
         return jar
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise FlinkSetupError("Maven (`mvn`) is needed to fetch the Flink runner: apt-get install maven")
     root = flink_dir(settings)
     lib = root / "lib"
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pom.xml").write_text(POM.format(flink=FLINK_VERSION, beam=BEAM_JAVA_VERSION))
-    cmd = [mvn, "-B", "dependency:copy-dependencies", f"-DoutputDirectory={lib}", "-DincludeScope=runtime"]
-    if quiet:
-        cmd.insert(1, "-q")
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise FlinkSetupError(f"could not fetch beam-runners-flink-{FLINK_VERSION}:{BEAM_JAVA_VERSION}:\n"
-                              f"{(proc.stdout + proc.stderr)[-2000:]}")
+    maven_fetch(root, POM.format(flink=FLINK_VERSION, beam=BEAM_JAVA_VERSION), lib, quiet, FlinkSetupError,
+                f"beam-runners-flink-{FLINK_VERSION}:{BEAM_JAVA_VERSION}")
     jars = sorted(p.name for p in lib.glob("*.jar"))
     tmp = jar.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w") as zf:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 import zipfile
 from pathlib import Path
 
 from ..settings import Settings
-from .es_local import _java_version, _pid_alive, _tail
+from .es_local import _java_version
+from .local_process import maven_fetch, pid_alive, read_pid, stop_group, tail
 from .nlp import ready
 
 VERSION = "4.5.10"
@@ -95,18 +95,9 @@ def install(settings: Settings, quiet: bool = True) -> Path:
         return root
     root.mkdir(parents=True, exist_ok=True)
     if not (lib / "models-ner.jar").is_file():
-        mvn = shutil.which("mvn")
-        if not mvn:
-            raise LocalNlpError("Maven (`mvn`) is needed to fetch Stanford CoreNLP: apt-get install maven")
         fetched = root / "fetched"
-        (root / "pom.xml").write_text(POM.format(v=VERSION))
-        cmd = [mvn, "-B", "dependency:copy-dependencies", f"-DoutputDirectory={fetched}", "-DincludeScope=runtime"]
-        if quiet:
-            cmd.insert(1, "-q")
-        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise LocalNlpError(f"could not fetch edu.stanford.nlp:stanford-corenlp:{VERSION} with Maven:\n"
-                                f"{(proc.stdout + proc.stderr)[-2000:]}")
+        maven_fetch(root, POM.format(v=VERSION), fetched, quiet, LocalNlpError,
+                    f"edu.stanford.nlp:stanford-corenlp:{VERSION}")
         lib.mkdir(exist_ok=True)
         for jar in fetched.glob("*.jar"):
             if jar.name.endswith("-models.jar"):
@@ -124,10 +115,7 @@ def install(settings: Settings, quiet: bool = True) -> Path:
 
 
 def _read_pid(settings: Settings) -> int | None:
-    try:
-        return int((run_dir(settings) / "corenlp.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
+    return read_pid(run_dir(settings) / "corenlp.pid")
 
 
 def command(settings: Settings) -> list[str]:
@@ -154,7 +142,7 @@ def start(settings: Settings, timeout: float = 120.0) -> str:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise LocalNlpError(f"CoreNLP exited with code {proc.returncode} while starting; see "
-                                f"{log_file(settings)}:\n{_tail(log_file(settings), 15)}")
+                                f"{log_file(settings)}:\n{tail(log_file(settings), 15)}")
         if ready(url, timeout=1.0):
             return url
         time.sleep(0.3)
@@ -163,29 +151,12 @@ def start(settings: Settings, timeout: float = 120.0) -> str:
 
 def stop(settings: Settings, timeout: float = 20.0) -> bool:
     """Stop the service :func:`start` started; True if one was running."""
-    pid = _read_pid(settings)
-    if not pid or not _pid_alive(pid):
-        return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(pid):
-        time.sleep(0.2)
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-    if _pid_alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    (run_dir(settings) / "corenlp.pid").unlink(missing_ok=True)
-    return True
+    return stop_group(run_dir(settings) / "corenlp.pid", timeout, poll=0.2)
 
 
 def status(settings: Settings) -> dict:
     pid = _read_pid(settings)
     url = settings.effective_nlp_url
     return {"url": url, "managed": settings.nlp_url is None, "ready": ready(url),
-            "pid": pid if pid and _pid_alive(pid) else None, "recogniser": settings.ner,
+            "pid": pid if pid and pid_alive(pid) else None, "recogniser": settings.ner,
             "log": str(log_file(settings))}

@@ -16,20 +16,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
+from ..money import RawMention  # currency: an ISO 4217 code, or "RUB?" / "MANAT?" / "JPY?" for the context to decide
 from . import morph
 
 LEXICON = Path(__file__).resolve().parent.parent.parent / "data" / "lexicons" / "ru.yaml"
-
-
-@dataclass
-class RawMention:
-    start: int
-    end: int
-    text: str
-    amount: float
-    amount_max: float | None
-    currency: str  # an ISO 4217 code, or "RUB?" / "MANAT?" / "JPY?" for the context to decide
-    approx: bool
 
 
 @dataclass(eq=False)  # one per process, hashed by identity
