@@ -80,6 +80,12 @@ class Settings(BaseSettings):
                                    "processes for extract/enrich in an in-process Beam worker; None = auto")
     staging_dir: str | None = _env("NEWSWATCH_STAGING_DIR", None,
                                    "where a run's entries are staged for the Beam workers; None = <home>/staging")
+    page_cpu_seconds: float = _env("NEWSWATCH_PAGE_CPU_SECONDS", 10.0,
+                                   "CPU seconds extracting one page may take in a worker process (0: no limit)")
+    page_memory_mb: int = _env("NEWSWATCH_PAGE_MEMORY_MB", 1024,
+                               "memory extracting one page may add in a worker process (0: no limit)")
+    page_max_tags: int = _env("NEWSWATCH_PAGE_MAX_TAGS", 60_000,
+                              "tags a page may hold (counted before parsing, in every worker mode; 0: no limit)")
     min_text_chars: int = _env("NEWSWATCH_MIN_TEXT_CHARS", 200,
                                "shorter main text = no extractable text (menus, paywalls, error pages)")
     lock_ttl: float = _env("NEWSWATCH_LOCK_TTL", 3600.0, "seconds before a crashed run's ingest lock may be taken over")

@@ -180,6 +180,12 @@ class HostileServer(Served):
     def route_charset_punycode(self, h, n, base):
         self._bogus_charset(h, "punycode")
 
+    def route_tag_flood(self, h, n, base):  # 4.8 MB of 600,000 elements (37 s and 837 MB to extract, unbounded)
+        h._send(200, b"<html><head><title>Flood</title></head><body><p>" + b"<b>a</b>" * 600_000 + b"</p></body></html>")
+
+    def route_slow_tree(self, h, n, base):  # 100 KB of tiny nested blocks: seconds of trafilatura per page
+        h._send(200, b"<html><body>" + b"<div><p>Some words of text here.</p></div>" * 2500 + b"</body></html>")
+
     def route_empty(self, h, n, base):
         h._send(200, b"<html><head><title></title></head><body><nav>Home</nav></body></html>")
 

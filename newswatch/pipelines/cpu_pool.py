@@ -24,6 +24,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from . import budget
+
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -50,7 +52,8 @@ def get_pool(workers: int) -> ProcessPoolExecutor:
         if pool is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["newswatch.pipelines._preload"])
-            pool = _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            pool = _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                                         initializer=budget.enter_worker)
         return pool
 
 

@@ -20,6 +20,7 @@ from ..settings import Settings
 from . import cpu_pool
 from .runner import cpu_workers_for, read_entries, stage_entries, unstage, with_default_runner
 from .spool import Spool
+from .budget import PageBudget
 from .stages import DEAD, MAIN, analyze_page, analyze_pages, dead_letter
 
 log = logging.getLogger(__name__)
@@ -347,7 +348,7 @@ class IngestStories(beam.PTransform):
             entries = entries | "Reshuffle" >> beam.Reshuffle()
         fetched = entries | "Fetch" >> beam.ParDo(self.fetch).with_outputs(DEAD, main="pages")
         # extract and enrich in one step: Beam would fuse them anyway, and a page then makes one trip to a worker
-        args = (s.min_text_chars, s.effective_rates_dir, s.nlp_config)
+        args = (s.min_text_chars, s.effective_rates_dir, s.nlp_config, PageBudget.from_settings(s))
         enriched = fetched.pages | "ExtractEnrich" >> beam.ParDo(CpuStage(
             s, analyze_page, args, ("extract", "enrich"), analyze_pages)).with_outputs(DEAD, main="stories")
         indexed = enriched.stories | "Index" >> beam.ParDo(self.sink).with_outputs(DEAD, main="ids")

@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 
 from ..charsets import text_codec
 from ..schemas.records import error_record, now_iso
+from .budget import OverBudget, PageBudget
 
 MAIN = "main"
 DEAD = "dead"
@@ -137,14 +138,21 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
     return doc
 
 
-def extract_page(page: dict, min_chars: int) -> tuple[str, dict]:
-    """Fetched page -> the page with its ``article`` (main text and metadata), or an ``extract`` dead letter."""
+def extract_page(page: dict, min_chars: int, limits: PageBudget | None = None) -> tuple[str, dict]:
+    """Fetched page -> the page with its ``article`` (main text and metadata), or an ``extract`` dead letter;
+    ``limits``: the page's budget (:mod:`.budget`; its defaults when None)."""
     from ..extraction import html_to_article
 
+    limits = limits or PageBudget()
     try:
-        html = decode_html(page.pop("html"), page.pop("charset", None))
-        article = html_to_article(html, url=page["url"], min_chars=min_chars, author_hint=page.get("author"),
-                                  lang_hint=page.get("lang"))
+        body = page.pop("html")
+        limits.check_size(body)
+        with limits.limits():
+            html = decode_html(body, page.pop("charset", None))
+            article = html_to_article(html, url=page["url"], min_chars=min_chars, author_hint=page.get("author"),
+                                      lang_hint=page.get("lang"))
+    except OverBudget as exc:
+        return DEAD, dead_letter("extract", page, str(exc), f"over_budget_{exc.kind}")
     except Exception as exc:  # noqa: BLE001 - any page may break a parser in its own way: a dead letter, never a lost run
         return DEAD, dead_letter("extract", page, f"{type(exc).__name__}: {exc}", "extract_exception")
     text = ((article or {}).get("text") or "").strip()
@@ -184,16 +192,17 @@ def enrich_page(page: dict, rates_dir: str | None = None, nlp=None, *, spans=Non
         return DEAD, dead_letter("enrich", page, f"{type(exc).__name__}: {exc}", "enrich_exception")
 
 
-def analyze_page(page: dict, min_chars: int, rates_dir: str | None = None, nlp=None) -> tuple[str, dict]:
+def analyze_page(page: dict, min_chars: int, rates_dir: str | None = None, nlp=None,
+                 limits: PageBudget | None = None) -> tuple[str, dict]:
     """Fetched page -> Story document: :func:`extract_page` then :func:`enrich_page` (one trip to a worker)."""
-    tag, value = extract_page(page, min_chars)
+    tag, value = extract_page(page, min_chars, limits)
     return enrich_page(value, rates_dir, nlp) if tag == MAIN else (tag, value)
 
 
-def analyze_pages(pages: list[dict], min_chars: int, rates_dir: str | None = None, nlp=None) \
-        -> list[tuple[str, dict]]:
+def analyze_pages(pages: list[dict], min_chars: int, rates_dir: str | None = None, nlp=None,
+                  limits: PageBudget | None = None) -> list[tuple[str, dict]]:
     """:func:`analyze_page` for a batch: the extracted pages of a batch go to the recogniser in one request."""
-    extracted = [extract_page(p, min_chars) for p in pages]
+    extracted = [extract_page(p, min_chars, limits) for p in pages]
     ok = [v for tag, v in extracted if tag == MAIN]
     spans, error = recognise(ok, nlp)
     by_page = {id(p): s for p, s in zip(ok, spans)}

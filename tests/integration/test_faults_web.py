@@ -249,3 +249,34 @@ def test_a_bogus_charset_never_stops_the_run(hostile, fast_settings, tmp_path, p
     for path in BOGUS_CHARSETS:
         assert "Казахстан" in stored[path]["title"], (path, stored[path]["title"])
     assert summary["counts"]["indexed"] == 4 and summary["counts"]["failed"] == 0, summary
+
+
+@pytest.mark.parametrize("cpu_workers", [0, 2])
+def test_a_page_over_its_budget_is_a_dead_letter_and_the_run_goes_on(hostile, fast_settings, tmp_path,
+                                                                    prefect_harness, es_client, cpu_workers):
+    """A page of 600,000 elements is refused by its tag count in every worker mode (before it is parsed); in the
+    extraction worker processes a page that takes more CPU than its budget is interrupted. The good page next to
+    them is indexed and the run completes."""
+    from newswatch.flows.ingest import ingest_flow
+
+    s = fast_settings.with_(cpu_workers=cpu_workers, max_page_bytes=6 * 1024 * 1024, page_cpu_seconds=0.3)
+    pages = ["tag-flood", "good-1"] + (["slow-tree"] if cpu_workers else [])
+    body = hostile.feed(pages).encode()
+    setattr(type(hostile), "route_budget_feed", lambda self, h, n, base: h._send(200, body, "application/rss+xml"))
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text(hostile.url("budget-feed") + "\n")
+    summary = ingest_flow(str(feeds), overrides=s.public())
+    ix = Indices(s)
+    es_client.indices.refresh(index=f"{ix.stories},{ix.errors}")
+    stored = [h["_source"]["url"].rsplit("/", 1)[-1] for h in es_client.search(index=ix.stories, size=50)["hits"]["hits"]]
+    errors = {h["_source"]["url"].rsplit("/", 1)[-1]: h["_source"] for h in
+              es_client.search(index=ix.errors, size=50)["hits"]["hits"] if h["_source"]["url"]}
+    assert stored == ["good-1"], (summary, errors)
+    flood = errors["tag-flood"]
+    assert flood["stage"] == "extract" and flood["error_type"] == "over_budget_tags"
+    assert "1,200,010 tags" in flood["reason"] and "NEWSWATCH_PAGE_MAX_TAGS" in flood["reason"]
+    if cpu_workers:
+        slow = errors["slow-tree"]
+        assert slow["stage"] == "extract" and slow["error_type"] == "over_budget_cpu", slow
+        assert "s of CPU, over the per-page budget of 0.3 s" in slow["reason"]
+    assert summary["status"] == "completed_with_errors" and summary["counts"]["indexed"] == 1
