@@ -18,6 +18,8 @@ import fastfeedparser
 import feedparser
 import yaml
 from defusedxml import DefusedXmlException
+from feedparser.urls import _urljoin as _fp_urljoin  # feedparser's own joins: the fast path resolves links as it does
+from feedparser.urls import make_safe_absolute_uri as _fp_safe_uri
 
 from ..charsets import text_codec
 from .http import FEED_TYPES, FetchError, Fetcher, strip_credentials
@@ -142,7 +144,8 @@ def _precheck_xml(body: bytes):
 # Two parsers. feedparser (pure Python, slow) reads anything: malformed feeds (it salvages their
 # entries), any encoding, every RSS/Atom dialect, links it has to derive from an id or GUID. fastfeedparser (lxml,
 # many times faster) reads the common case: a well-formed UTF-8 RSS 2.0 / RSS 1.0 / Atom 1.0 document whose entries
-# all carry their own link. It is used only there, and gives up (feedparser then reads the feed) on anything it
+# all carry their own link (relative links resolved by feedparser's rules: against the Content-Location, the feed's
+# URL, and xml:base). It is used only there, and gives up (feedparser then reads the feed) on anything it
 # would read differently; tests/integration/test_feed_corpus.py checks that both give the same entries on every
 # feed of feedparser's own test corpus (over 2,000 real-world and tricky feeds) that the fast one takes.
 _ATOM = "{http://www.w3.org/2005/Atom}"
@@ -152,9 +155,9 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _UTF8 = {"utf-8", "utf8"}
 
 
-def _linked_entries(root) -> int | None:
-    """How many entries the well-formed document ``root`` has, if every one has its own link (RSS ``<link>``, an
-    Atom ``<link>`` to the alternate version); None if one has not, or the document is no RSS 2.0/1.0 or Atom 1.0."""
+def _linked_entries(root) -> list | None:
+    """The entries of the well-formed document ``root``, if every one has its own link (RSS ``<link>``, an Atom
+    ``<link>`` to the alternate version); None if one has not, or the document is no RSS 2.0/1.0 or Atom 1.0."""
     if root.tag == "rss":
         entries, links = list(root.iter("item")), [("link", None)]
     elif root.tag == f"{_ATOM}feed":
@@ -169,11 +172,11 @@ def _linked_entries(root) -> int | None:
                      and (attr is None or e.get("rel", "alternate") == "alternate")]
             if not found:
                 return None
-    return len(entries)
+    return entries
 
 
-def _fast_parseable(body: bytes, root, response_headers: dict) -> int | None:
-    """The number of entries, if fastfeedparser may read the document (see above); else None."""
+def _fast_parseable(body: bytes, root, response_headers: dict) -> list | None:
+    """The document's entry elements, if fastfeedparser may read it (see above); else None."""
     if root is None or b"<email" in body or b"base64" in body:  # feedparser appends an author's e-mail to the
         return None                                             # name, and decodes base64 content
     declared = _XML_ENCODING.match(body)
@@ -197,25 +200,98 @@ def _iso_text(value: str | None) -> str | None:
     return parsed.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_BASE_ATTR = re.compile(rb"base\s*=", re.I)
+
+
+def _base_step(base: str, given: str | None) -> str:
+    """The base URI of an element, as feedparser's ``unknown_starttag`` sets it: ``base`` its parent's, ``given``
+    the element's own ``xml:base``."""
+    given = given or base
+    return (_fp_safe_uri(base, given) or base) if base else _fp_urljoin(base, given)
+
+
+class _OneBase(dict):
+    """Every element's bases, where the document sets none: the same for all (see :func:`_link_bases`)."""
+
+    def __init__(self, base: str):
+        super().__init__()
+        self.base = (base, base)
+
+    def __missing__(self, key):
+        return self.base
+
+
+def _link_bases(body: bytes, root, content_location: str):
+    """The base URI feedparser resolves each element's link against: ``{element: (base at its start tag, base at
+    its end tag)}`` (Atom's ``href`` is resolved at the start tag, an RSS ``<link>``'s text at the end tag); None
+    where feedparser would take a base from something this does not follow (a ``base`` attribute other than
+    ``xml:base``), or a base that changes from one nesting level to the next."""
+    start = _fp_safe_uri("", content_location) or _fp_safe_uri(content_location) or ""  # as feedparser.parse
+    if not _BASE_ATTR.search(body):  # no xml:base: each element gets its parent's base, passed through once more
+        first = _base_step(start, None)
+        return _OneBase(first) if _base_step(first, None) == first else None
+    bases: dict = {}
+    stack: list[str] = []
+    current = start
+    todo = [(root, False)]
+    while todo:  # document order, start and end tags, as feedparser's SAX handler sees them
+        el, leaving = todo.pop()
+        if leaving:
+            bases[el] = (bases[el][0], current)
+            stack.pop()
+            if stack and stack[-1]:  # feedparser's quirk: an empty parent base does not undo a child's xml:base
+                current = stack[-1]
+            continue
+        if any(k != _XML_BASE and k.rpartition("}")[2].lower() == "base" for k in el.attrib):
+            return None  # feedparser reads a plain or foreign-namespace base attribute as xml:base
+        current = _base_step(current, el.get(_XML_BASE))
+        stack.append(current)
+        bases[el] = (current, current)
+        todo.append((el, True))
+        todo.extend((child, False) for child in reversed(el))
+    return bases
+
+
+def _resolved_link(entry, link: str, bases) -> str | None:
+    """``link`` (an entry's link as fastfeedparser read it) resolved as feedparser resolves it: against the base
+    in effect at the link element of ``entry`` it came from; None if that element is not found or not one."""
+    if entry.tag in ("item", f"{_RSS1}item"):
+        tag = "link" if entry.tag == "item" else f"{_RSS1}link"
+        found = {_fp_urljoin(bases[e][1] or "", link)
+                 for e in entry.findall(tag) if (e.text or "").strip() == link and not len(e)}
+    else:
+        found = {_fp_urljoin(bases[e][0] or "", e.get("href"))
+                 for e in entry.findall(f"{_ATOM}link") if (e.get("href") or "").strip() == link}
+    return found.pop() if len(found) == 1 else None
+
+
 def _parse_fast(body: bytes, feed_url: str, root, response_headers: dict) -> PollResult | None:
     """The feed read by fastfeedparser, or None where feedparser must read it (see above). ``root``: the
     pre-check's tree (None: the document is not well-formed)."""
-    n_entries = _fast_parseable(body, root, response_headers)
-    if n_entries is None:
+    entries = _fast_parseable(body, root, response_headers)
+    if entries is None:
+        return None
+    bases = _link_bases(body, root, response_headers.get("content-location") or "")
+    if bases is None:
         return None
     try:
         parsed = fastfeedparser.parse(body)  # bytes: given a str that looks like a URL, it would fetch that
         title = parsed.feed.get("title")
-        if not title or len(parsed.entries) != n_entries:
+        if not title or len(parsed.entries) != len(entries):
             return None  # a title with markup (fastfeedparser drops it), an entry it skipped
         result = PollResult(feed_url, "ok", title=title)
         seen: set[str] = set()
-        for raw in parsed.entries[:MAX_ENTRIES_PER_FEED]:
+        for raw, element in zip(parsed.entries[:MAX_ENTRIES_PER_FEED], entries):
             link = (raw.get("link") or "").strip()
             links = raw.get("links") or []
             if not link or (links and not any(x.get("href") == raw.get("link") and x.get("rel") in (None, "alternate")
                                               for x in links)):
                 return None  # feedparser picks this entry's link differently
+            link = _resolved_link(element, link, bases)  # relative to the feed's URL or an xml:base
+            if link is None:
+                return None
+            link = link.strip()
             published = raw.get("published") or raw.get("updated")
             _add_entry(result, seen, feed_url, link, title=raw.get("title") or None,
                        published_at=_iso_text(published) if published else None, author=raw.get("author") or None)
