@@ -22,7 +22,7 @@ from feedparser.urls import _urljoin as _fp_urljoin  # feedparser's own joins: t
 from feedparser.urls import make_safe_absolute_uri as _fp_safe_uri
 
 from ..charsets import text_codec
-from .http import FEED_TYPES, FetchError, Fetcher, strip_credentials
+from .http import FEED_TYPES, FetchError, Fetcher, strip_credentials, without_credentials
 
 MAX_ENTRIES_PER_FEED = 5000
 
@@ -388,7 +388,8 @@ def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None, parse=
     try:
         return _poll_feed(fetcher, feed_url, state, parse)
     except Exception as exc:  # noqa: BLE001 - one feed's failure must not stop the others' polls
-        return PollResult(feed_url, "error", error=f"{type(exc).__name__}: {str(exc)[:300]}", error_kind="poll_error")
+        return PollResult(feed_url, "error", error=without_credentials(f"{type(exc).__name__}: {str(exc)[:300]}"),
+                          error_kind="poll_error")
 
 
 def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> PollResult:
@@ -402,11 +403,13 @@ def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> Po
         resp = fetcher.get(feed_url, headers=headers, max_bytes=fetcher.settings.max_feed_bytes,
                            accept_types=FEED_TYPES)
     except FetchError as exc:
-        return PollResult(feed_url, "error", error=exc.reason, error_kind=exc.kind, http_status=exc.status)
+        return PollResult(feed_url, "error", error=without_credentials(exc.reason), error_kind=exc.kind,
+                          http_status=exc.status)
     if resp.status == 304:
         return PollResult(feed_url, "not_modified", etag=state.get("etag") if state else None,
                           last_modified=state.get("last_modified") if state else None, http_status=304)
-    headers = {"content-type": resp.headers.get("content-type", ""), "content-location": resp.url}
+    # the URL relative links resolve against, as feedparser takes it; a feed's credentials never reach a story link
+    headers = {"content-type": resp.headers.get("content-type", ""), "content-location": strip_credentials(resp.url)}
     result = parse(parse_feed, resp.body, feed_url, headers) if parse else parse_feed(resp.body, feed_url, headers)
     result.etag = resp.headers.get("etag")
     result.last_modified = resp.headers.get("last-modified")
@@ -416,7 +419,8 @@ def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> Po
 
 def merge_entries(results: list[PollResult], specs: list[FeedSpec], run_id: str) -> dict[str, dict]:
     """One pipeline entry per story (canonical URL) of the polls, remembering every feed that listed it and the
-    outlet's name and tags as the feeds file gives them; entries salvaged from a broken feed count too."""
+    outlet's name and tags as the feeds file gives them (each feed by its URL without credentials, as stored);
+    entries salvaged from a broken feed count too."""
     merged: dict[str, dict] = {}
     spec_of = {s.url: s for s in specs}
     title_of = {r.feed: r.title for r in results}
@@ -427,8 +431,9 @@ def merge_entries(results: list[PollResult], specs: list[FeedSpec], run_id: str)
                                      "published_at": e.published_at, "author": e.author, "feeds": [],
                                      "run_id": run_id, "source_name": None, "feed_title": None, "source_tags": [],
                                      "lang": spec.lang if spec else None})  # the feed's language: a hint
-        if e.feed not in d["feeds"]:
-            d["feeds"].append(e.feed)
+        feed = strip_credentials(e.feed)
+        if feed not in d["feeds"]:
+            d["feeds"].append(feed)
             d["source_name"] = d["source_name"] or (spec.name if spec else None)
             d["feed_title"] = d["feed_title"] or title_of.get(e.feed)
             d["source_tags"] += [t for t in (spec.tags if spec else []) if t not in d["source_tags"]]
