@@ -587,21 +587,24 @@ def cmd_doctor(args) -> int:
 def _feeds_health(args) -> int:
     from .connectors import feed_health
     from .connectors.es import Indices, all_feed_states, ensure_indices, make_client, put_feed_states
+    from .connectors.http import strip_credentials, without_credentials
 
     s = _settings(args)
     es, ix = make_client(s), Indices(s)
     ensure_indices(es, s)
     es.indices.refresh(index=ix.feeds)  # runs write feed states without a refresh
-    states = {st["url"]: st for st in all_feed_states(es, ix)}
+    # a feed is stored, listed and reset by its URL without credentials (given with them, they are dropped)
+    states = {strip_credentials(st["url"]): st for st in all_feed_states(es, ix)}
     if args.action == "reset":
         if not args.urls:
             console.print("[red]error:[/] feeds reset URL [URL...]")
             return 2
-        unknown = [u for u in args.urls if u not in states]
+        urls = [strip_credentials(u) for u in args.urls]
+        unknown = [u for u in urls if u not in states]
         if unknown:
             console.print(f"[red]error:[/] no such feed in {ix.feeds}: {esc(', '.join(unknown))}", soft_wrap=True)
             return 1
-        put_feed_states(es, ix, [feed_health.reset(states[u]) for u in args.urls])
+        put_feed_states(es, ix, [feed_health.reset(states[u]) for u in urls])
         es.indices.refresh(index=ix.feeds)
         console.print(f"{len(args.urls)} feed(s) reset: polled by the next run")
         return 0
@@ -615,7 +618,7 @@ def _feeds_health(args) -> int:
         next_poll = st.get("next_poll_at") or ("after reset" if status == "quarantined" else "next run")
         table.add_row(esc(url), f"[{colour}]{status}[/]", (st.get("last_success_at") or "never")[:19],
                       str(st.get("consecutive_failures") or 0), next_poll[:19],
-                      esc((st.get("last_error") or "")[:100]))
+                      esc(without_credentials(st.get("last_error") or "")[:100]))
     console.print(table)
     return 0
 

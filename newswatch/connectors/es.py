@@ -12,6 +12,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 from ..schemas.mapping import ERRORS_MAPPINGS, FEEDS_MAPPINGS, RUNS_MAPPINGS, stories_template
 from ..schemas.records import now
 from ..settings import Settings
+from .http import strip_credentials, without_credentials
 
 # the client logs each retried request as a warning with a traceback; newswatch says once what failed
 logging.getLogger("elastic_transport").setLevel(logging.ERROR)
@@ -155,24 +156,45 @@ def bulk_write(es: Elasticsearch, index: str, docs: Iterable[dict], *, chunk_siz
 
 
 def _feed_doc_id(url: str) -> str:
+    """The id of a feed's state: from its URL without credentials (a feed without any keeps the id it had)."""
+    return _whole_url_id(strip_credentials(url))
+
+
+def _whole_url_id(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:32]
 
 
 def get_feed_states(es: Elasticsearch, ix: Indices, urls: list[str]) -> dict[str, dict]:
+    """The stored state of each of ``urls`` (as the feeds file lists them) that has one, by that URL."""
     if not urls:
         return {}
-    resp = es.mget(index=ix.feeds, ids=[_feed_doc_id(u) for u in urls])
-    return {d["_source"]["url"]: d["_source"] for d in resp["docs"] if d.get("found")}
+    with_credentials = [u for u in urls if strip_credentials(u) != u]
+    # a state once stored under the id of the whole URL, credentials included, is read there too and moved
+    ids = [_feed_doc_id(u) for u in urls] + [_whole_url_id(u) for u in with_credentials]
+    docs = es.mget(index=ix.feeds, ids=ids)["docs"]
+    states = {u: d["_source"] for u, d in zip(urls, docs) if d.get("found")}
+    old = [(u, d) for u, d in zip(with_credentials, docs[len(urls):]) if d.get("found")]
+    if old:
+        moved = {u: {**d["_source"], "url": strip_credentials(u),
+                     "last_error": without_credentials(d["_source"]["last_error"])
+                     if d["_source"].get("last_error") else None} for u, d in old if u not in states}
+        put_feed_states(es, ix, list(moved.values()))
+        for _u, d in old:
+            es.options(ignore_status=404).delete(index=ix.feeds, id=d["_id"])
+        states.update(moved)
+    return states
 
 
 def put_feed_states(es: Elasticsearch, ix: Indices, states: list[dict]) -> None:
+    """Store feed states (``url``: the feed's URL without credentials, as :func:`next_feed_state` gives it)."""
     if states:
         # no refresh: the next run reads them with mget, which is real-time
-        _, failures = bulk_write(es, ix.feeds, [{"_id": _feed_doc_id(s["url"]), **s} for s in states])
+        docs = [{**s, "_id": _feed_doc_id(s["url"]), "url": strip_credentials(s["url"])} for s in states]
+        _, failures = bulk_write(es, ix.feeds, docs)
         if any(f["error_type"] == "strict_dynamic_mapping_exception" for f in failures):
             # a feeds index made before the feed-health fields: add them (additive) and write again
             es.indices.put_mapping(index=ix.feeds, properties=FEEDS_MAPPINGS["properties"])
-            _, failures = bulk_write(es, ix.feeds, [{"_id": _feed_doc_id(s["url"]), **s} for s in states])
+            _, failures = bulk_write(es, ix.feeds, docs)
         if failures:
             raise RuntimeError(f"{len(failures)} feed states not stored: {failures[:2]}")
 

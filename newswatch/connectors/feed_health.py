@@ -51,8 +51,11 @@ def reset(state: dict) -> dict:
 
 def next_feed_state(prev: dict | None, res, polled_at: datetime, backoff: float, quarantine_after: int) -> dict:
     """The feed's stored state after the poll ``res`` (a :class:`~newswatch.connectors.feeds.PollResult`)."""
+    from .feeds import strip_credentials
+
     prev = prev or {}
-    state = {"url": res.feed, "title": res.title or prev.get("title"), "last_polled_at": polled_at.isoformat(),
+    # the feed's credentials (kept in the feeds file, used to fetch it) are not stored
+    state = {"url": strip_credentials(res.feed), "title": res.title or prev.get("title"), "last_polled_at": polled_at.isoformat(),
              "last_status": res.status, "etag": prev.get("etag"), "last_modified": prev.get("last_modified"),
              "last_changed_at": prev.get("last_changed_at"), "last_error": None,
              "consecutive_failures": 0, "entries_last_seen": len(res.entries)}
@@ -61,16 +64,16 @@ def next_feed_state(prev: dict | None, res, polled_at: datetime, backoff: float,
     elif res.status == "not_modified":
         state["entries_last_seen"] = prev.get("entries_last_seen", 0)
     else:
-        state.update(last_error=res.error)
+        state.update(last_error=shown_error(res))
     state.update(after_poll(prev, res.status != "error", polled_at, backoff, quarantine_after))
     return state
 
 
 def shown_error(res) -> str:
-    """The poll's error as stored and logged: the feed URL in it without credentials."""
-    from .feeds import strip_credentials
+    """The poll's error as stored and logged: every URL in it without credentials."""
+    from .http import without_credentials
 
-    return (res.error or "feed error").replace(res.feed, strip_credentials(res.feed))
+    return without_credentials(res.error or "feed error")
 
 
 def poll_errors(res, run_id: str) -> list[dict]:

@@ -18,9 +18,11 @@ import fastfeedparser
 import feedparser
 import yaml
 from defusedxml import DefusedXmlException
+from feedparser.urls import _urljoin as _fp_urljoin  # feedparser's own joins: the fast path resolves links as it does
+from feedparser.urls import make_safe_absolute_uri as _fp_safe_uri
 
 from ..charsets import text_codec
-from .http import FEED_TYPES, FetchError, Fetcher, strip_credentials
+from .http import FEED_TYPES, FetchError, Fetcher, strip_credentials, without_credentials
 
 MAX_ENTRIES_PER_FEED = 5000
 
@@ -154,7 +156,8 @@ def _precheck_xml(body: bytes):
 # Two parsers. feedparser (pure Python, slow) reads anything: malformed feeds (it salvages their
 # entries), any encoding, every RSS/Atom dialect, links it has to derive from an id or GUID. fastfeedparser (lxml,
 # many times faster) reads the common case: a well-formed UTF-8 RSS 2.0 / RSS 1.0 / Atom 1.0 document whose entries
-# all carry their own link. It is used only there, and gives up (feedparser then reads the feed) on anything it
+# all carry their own link (relative links resolved by feedparser's rules: against the Content-Location, the feed's
+# URL, and xml:base). It is used only there, and gives up (feedparser then reads the feed) on anything it
 # would read differently; tests/integration/test_feed_corpus.py checks that both give the same entries on every
 # feed of feedparser's own test corpus (over 2,000 real-world and tricky feeds) that the fast one takes.
 _ATOM = "{http://www.w3.org/2005/Atom}"
@@ -164,9 +167,9 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _UTF8 = {"utf-8", "utf8"}
 
 
-def _linked_entries(root) -> int | None:
-    """How many entries the well-formed document ``root`` has, if every one has its own link (RSS ``<link>``, an
-    Atom ``<link>`` to the alternate version); None if one has not, or the document is no RSS 2.0/1.0 or Atom 1.0."""
+def _linked_entries(root) -> list | None:
+    """The entries of the well-formed document ``root``, if every one has its own link (RSS ``<link>``, an Atom
+    ``<link>`` to the alternate version); None if one has not, or the document is no RSS 2.0/1.0 or Atom 1.0."""
     if root.tag == "rss":
         entries, links = list(root.iter("item")), [("link", None)]
     elif root.tag == f"{_ATOM}feed":
@@ -181,11 +184,11 @@ def _linked_entries(root) -> int | None:
                      and (attr is None or e.get("rel", "alternate") == "alternate")]
             if not found:
                 return None
-    return len(entries)
+    return entries
 
 
-def _fast_parseable(body: bytes, root, response_headers: dict) -> int | None:
-    """The number of entries, if fastfeedparser may read the document (see above); else None."""
+def _fast_parseable(body: bytes, root, response_headers: dict) -> list | None:
+    """The document's entry elements, if fastfeedparser may read it (see above); else None."""
     if root is None or b"<email" in body or b"base64" in body:  # feedparser appends an author's e-mail to the
         return None                                             # name, and decodes base64 content
     declared = _XML_ENCODING.match(body)
@@ -209,25 +212,98 @@ def _iso_text(value: str | None) -> str | None:
     return parsed.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_BASE_ATTR = re.compile(rb"base\s*=", re.I)
+
+
+def _base_step(base: str, given: str | None) -> str:
+    """The base URI of an element, as feedparser's ``unknown_starttag`` sets it: ``base`` its parent's, ``given``
+    the element's own ``xml:base``."""
+    given = given or base
+    return (_fp_safe_uri(base, given) or base) if base else _fp_urljoin(base, given)
+
+
+class _OneBase(dict):
+    """Every element's bases, where the document sets none: the same for all (see :func:`_link_bases`)."""
+
+    def __init__(self, base: str):
+        super().__init__()
+        self.base = (base, base)
+
+    def __missing__(self, key):
+        return self.base
+
+
+def _link_bases(body: bytes, root, content_location: str):
+    """The base URI feedparser resolves each element's link against: ``{element: (base at its start tag, base at
+    its end tag)}`` (Atom's ``href`` is resolved at the start tag, an RSS ``<link>``'s text at the end tag); None
+    where feedparser would take a base from something this does not follow (a ``base`` attribute other than
+    ``xml:base``), or a base that changes from one nesting level to the next."""
+    start = _fp_safe_uri("", content_location) or _fp_safe_uri(content_location) or ""  # as feedparser.parse
+    if not _BASE_ATTR.search(body):  # no xml:base: each element gets its parent's base, passed through once more
+        first = _base_step(start, None)
+        return _OneBase(first) if _base_step(first, None) == first else None
+    bases: dict = {}
+    stack: list[str] = []
+    current = start
+    todo = [(root, False)]
+    while todo:  # document order, start and end tags, as feedparser's SAX handler sees them
+        el, leaving = todo.pop()
+        if leaving:
+            bases[el] = (bases[el][0], current)
+            stack.pop()
+            if stack and stack[-1]:  # feedparser's quirk: an empty parent base does not undo a child's xml:base
+                current = stack[-1]
+            continue
+        if any(k != _XML_BASE and k.rpartition("}")[2].lower() == "base" for k in el.attrib):
+            return None  # feedparser reads a plain or foreign-namespace base attribute as xml:base
+        current = _base_step(current, el.get(_XML_BASE))
+        stack.append(current)
+        bases[el] = (current, current)
+        todo.append((el, True))
+        todo.extend((child, False) for child in reversed(el))
+    return bases
+
+
+def _resolved_link(entry, link: str, bases) -> str | None:
+    """``link`` (an entry's link as fastfeedparser read it) resolved as feedparser resolves it: against the base
+    in effect at the link element of ``entry`` it came from; None if that element is not found or not one."""
+    if entry.tag in ("item", f"{_RSS1}item"):
+        tag = "link" if entry.tag == "item" else f"{_RSS1}link"
+        found = {_fp_urljoin(bases[e][1] or "", link)
+                 for e in entry.findall(tag) if (e.text or "").strip() == link and not len(e)}
+    else:
+        found = {_fp_urljoin(bases[e][0] or "", e.get("href"))
+                 for e in entry.findall(f"{_ATOM}link") if (e.get("href") or "").strip() == link}
+    return found.pop() if len(found) == 1 else None
+
+
 def _parse_fast(body: bytes, feed_url: str, root, response_headers: dict) -> PollResult | None:
     """The feed read by fastfeedparser, or None where feedparser must read it (see above). ``root``: the
     pre-check's tree (None: the document is not well-formed)."""
-    n_entries = _fast_parseable(body, root, response_headers)
-    if n_entries is None:
+    entries = _fast_parseable(body, root, response_headers)
+    if entries is None:
+        return None
+    bases = _link_bases(body, root, response_headers.get("content-location") or "")
+    if bases is None:
         return None
     try:
         parsed = fastfeedparser.parse(body)  # bytes: given a str that looks like a URL, it would fetch that
         title = parsed.feed.get("title")
-        if not title or len(parsed.entries) != n_entries:
+        if not title or len(parsed.entries) != len(entries):
             return None  # a title with markup (fastfeedparser drops it), an entry it skipped
         result = PollResult(feed_url, "ok", title=title)
         seen: set[str] = set()
-        for raw in parsed.entries[:MAX_ENTRIES_PER_FEED]:
+        for raw, element in zip(parsed.entries[:MAX_ENTRIES_PER_FEED], entries):
             link = (raw.get("link") or "").strip()
             links = raw.get("links") or []
             if not link or (links and not any(x.get("href") == raw.get("link") and x.get("rel") in (None, "alternate")
                                               for x in links)):
                 return None  # feedparser picks this entry's link differently
+            link = _resolved_link(element, link, bases)  # relative to the feed's URL or an xml:base
+            if link is None:
+                return None
+            link = link.strip()
             published = raw.get("published") or raw.get("updated")
             _add_entry(result, seen, feed_url, link, title=raw.get("title") or None,
                        published_at=_iso_text(published) if published else None, author=raw.get("author") or None)
@@ -324,7 +400,8 @@ def poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None = None, parse=
     try:
         return _poll_feed(fetcher, feed_url, state, parse)
     except Exception as exc:  # noqa: BLE001 - one feed's failure must not stop the others' polls
-        return PollResult(feed_url, "error", error=f"{type(exc).__name__}: {str(exc)[:300]}", error_kind="poll_error")
+        return PollResult(feed_url, "error", error=without_credentials(f"{type(exc).__name__}: {str(exc)[:300]}"),
+                          error_kind="poll_error")
 
 
 def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> PollResult:
@@ -338,11 +415,13 @@ def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> Po
         resp = fetcher.get(feed_url, headers=headers, max_bytes=fetcher.settings.max_feed_bytes,
                            accept_types=FEED_TYPES)
     except FetchError as exc:
-        return PollResult(feed_url, "error", error=exc.reason, error_kind=exc.kind, http_status=exc.status)
+        return PollResult(feed_url, "error", error=without_credentials(exc.reason), error_kind=exc.kind,
+                          http_status=exc.status)
     if resp.status == 304:
         return PollResult(feed_url, "not_modified", etag=state.get("etag") if state else None,
                           last_modified=state.get("last_modified") if state else None, http_status=304)
-    headers = {"content-type": resp.headers.get("content-type", ""), "content-location": resp.url}
+    # the URL relative links resolve against, as feedparser takes it; a feed's credentials never reach a story link
+    headers = {"content-type": resp.headers.get("content-type", ""), "content-location": strip_credentials(resp.url)}
     result = parse(parse_feed, resp.body, feed_url, headers) if parse else parse_feed(resp.body, feed_url, headers)
     result.etag = resp.headers.get("etag")
     result.last_modified = resp.headers.get("last-modified")
@@ -352,7 +431,8 @@ def _poll_feed(fetcher: Fetcher, feed_url: str, state: dict | None, parse) -> Po
 
 def merge_entries(results: list[PollResult], specs: list[FeedSpec], run_id: str) -> dict[str, dict]:
     """One pipeline entry per story (canonical URL) of the polls, remembering every feed that listed it and the
-    outlet's name and tags as the feeds file gives them; entries salvaged from a broken feed count too."""
+    outlet's name and tags as the feeds file gives them (each feed by its URL without credentials, as stored);
+    entries salvaged from a broken feed count too."""
     merged: dict[str, dict] = {}
     spec_of = {s.url: s for s in specs}
     title_of = {r.feed: r.title for r in results}
@@ -363,8 +443,9 @@ def merge_entries(results: list[PollResult], specs: list[FeedSpec], run_id: str)
                                      "published_at": e.published_at, "author": e.author, "feeds": [],
                                      "run_id": run_id, "source_name": None, "feed_title": None, "source_tags": [],
                                      "lang": spec.lang if spec else None})  # the feed's language: a hint
-        if e.feed not in d["feeds"]:
-            d["feeds"].append(e.feed)
+        feed = strip_credentials(e.feed)
+        if feed not in d["feeds"]:
+            d["feeds"].append(feed)
             d["source_name"] = d["source_name"] or (spec.name if spec else None)
             d["feed_title"] = d["feed_title"] or title_of.get(e.feed)
             d["source_tags"] += [t for t in (spec.tags if spec else []) if t not in d["source_tags"]]

@@ -125,6 +125,14 @@ def strip_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+_USERINFO = re.compile(r"""(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#'"]*@""")
+
+
+def without_credentials(text: str) -> str:
+    """``text`` (an error message, a log line) with the ``user:password@`` part of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -2,6 +2,8 @@
 the real fetcher (it refuses these URLs before any connection) and the poll's error records."""
 from __future__ import annotations
 
+import hashlib
+
 import courlan
 import pytest
 
@@ -83,3 +85,47 @@ def test_query_parameters_that_identify_a_story_are_kept_and_tracking_ones_dropp
         "http://x.kz/a?id=3"
     # no query: the canonical form (and so the stored id) is what it always was
     assert canonicalize("HTTP://WWW.Example.org/a/b.html") == "http://www.example.org/a/b.html"
+
+
+def test_a_feeds_credentials_are_not_in_its_stored_state_and_its_id_is_that_of_the_url_without_them():
+    from datetime import datetime, timezone
+
+    from newswatch.connectors.es import _feed_doc_id
+    from newswatch.connectors.feed_health import next_feed_state
+    from newswatch.connectors.feeds import PollResult
+
+    url = "https://reader:hunter2@x.kz/private/feed.xml"
+    # a message that quotes the URL percent-encoded (as it went on the wire), not as the feeds file has it
+    res = PollResult(url, "error", error="bad URL 'https://reader:hunter2@x.kz/private/f%C3%A9ed.xml': no",
+                     error_kind="bad_url")
+    state = next_feed_state(None, res, datetime.now(timezone.utc), 60.0, 5)
+    assert state["url"] == "https://x.kz/private/feed.xml"
+    assert state["last_error"] == "bad URL 'https://x.kz/private/f%C3%A9ed.xml': no"
+    assert _feed_doc_id(url) == _feed_doc_id("https://x.kz/private/feed.xml")
+    for bare in ("https://x.kz/private/feed.xml", "http://x.kz/a?to=b@c", "https://x.kz/p/@home"):
+        # the ids already stored: sha256 of the URL as listed
+        assert _feed_doc_id(bare) == hashlib.sha256(bare.encode()).hexdigest()[:32]
+
+
+def test_stories_name_a_feed_without_its_credentials():
+    from newswatch.connectors.feeds import FeedSpec, merge_entries
+
+    url = "https://reader:hunter2@x.kz/private/feed.xml"
+    res = parse_feed(RSS.format(_item("https://x.kz/p/1")).encode(), url)
+    merged = merge_entries([res], [FeedSpec(url=url, name="Private", tags=["p"])], "run-1")
+    (story,) = merged.values()
+    assert (story["feeds"], story["source_name"], story["source_tags"], story["feed_title"]) == \
+        (["https://x.kz/private/feed.xml"], "Private", ["p"], "t")
+
+
+def test_relative_links_of_a_feed_with_credentials_do_not_carry_them():
+    settings = Settings.from_env().with_(allow_loopback=True, fetch_timeout=2.0, fetch_total_timeout=3.0)
+    from servers import HostileServer
+
+    with HostileServer() as server:
+        server.route_feed = lambda h, n, base: h._send(200, RSS.format(_item("/good-1")).encode(),
+                                                       "application/rss+xml")
+        port = server.httpd.server_address[1]
+        res = poll_feed(Fetcher(settings), f"http://reader:hunter2@127.0.0.1:{port}/feed")
+    assert [e.link for e in res.entries] == [f"http://127.0.0.1:{port}/good-1"]
+    assert server.authorized == ["/feed"], "the feed itself was fetched with its credentials"
