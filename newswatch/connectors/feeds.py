@@ -6,6 +6,7 @@ Per-feed state (ETag, Last-Modified, last status) is kept in Elasticsearch by th
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -367,7 +368,9 @@ def parse_feed(body: bytes, feed_url: str, response_headers: dict | None = None,
     result = _parse_fast(body, feed_url, root, headers) if fast else None
     if result is not None:
         return result
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    # a file object: given bytes, feedparser first tries them as a path or URL (a body "/etc/x.xml" reads that file)
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
+                              resolve_relative_uris=False)
     version = parsed.get("version") or ""
     result = PollResult(feed_url, "ok", title=(parsed.feed.get("title") or None) if parsed.get("feed") else None)
     if parsed.bozo:

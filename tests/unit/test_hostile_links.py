@@ -129,3 +129,13 @@ def test_relative_links_of_a_feed_with_credentials_do_not_carry_them():
         res = poll_feed(Fetcher(settings), f"http://reader:hunter2@127.0.0.1:{port}/feed")
     assert [e.link for e in res.entries] == [f"http://127.0.0.1:{port}/good-1"]
     assert server.authorized == ["/feed"], "the feed itself was fetched with its credentials"
+
+
+def test_a_feed_body_that_names_a_local_file_is_not_read_from_disk(tmp_path):
+    from newswatch.connectors.feeds import parse_feed
+
+    local = tmp_path / "private.xml"
+    local.write_text('<rss version="2.0"><channel><title>LOCAL</title><item><title>secret</title>'
+                     '<link>http://example.com/secret</link></item></channel></rss>')
+    result = parse_feed(str(local).encode(), "http://example.com/feed.xml", {"content-type": "application/rss+xml"})
+    assert result.entries == [] and result.status == "error", result
