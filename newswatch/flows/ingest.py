@@ -28,7 +28,7 @@ from ..pipelines import cpu_pool
 from ..pipelines.ingest import COUNTERS as PIPELINE_COUNTERS
 from ..pipelines import spool
 from ..pipelines.ingest import run_pipeline
-from ..pipelines.runner import cpu_workers_for, runner_name
+from ..pipelines.runner import runner_name
 from ..pipelines.warmup import start_workers, warm_up
 from ..schemas.records import now, now_iso, run_stamp
 from ..settings import Settings
@@ -238,8 +238,7 @@ def _ingest(settings: Settings, feeds_file: str, beam_args: list[str] | None, ov
     runner = runner_name(beam_args)
     summary = {"run_id": run_id, "flow_run_id": flow_run.get_id(), "started_at": now_iso(), "runner": runner,
                "feeds_file": str(feeds_file), "counts": {}, "errors": {"feeds": []}, "story_ids": []}
-    warm_up(settings, beam_args)  # the extraction workers start while the feeds are polled
-    cpu_workers = cpu_workers_for(settings, beam_args)
+    cpu_workers = warm_up(settings, beam_args)  # the extraction workers start while the feeds are polled
     specs = load_feeds(feeds_file)
     try:
         prepare_es(settings)
@@ -336,6 +335,6 @@ def run_ingest(feeds_file: str, beam_args: list[str] | None = None, overrides: d
     from . import run_local
 
     # the extraction workers take about a second to start (imports): start them before Prefect creates the
-    # flow run (~0.35 s), not only when the flow body begins; the flow's own prewarm() is then a no-op
+    # flow run, not only when the flow body begins; the flow's own warm_up() then finds them starting
     start_workers(Settings.from_public(overrides), beam_args)
     return run_local(ingest_flow, feeds_file, beam_args=beam_args, overrides=overrides)

@@ -12,15 +12,18 @@ from .runner import cpu_workers_for
 _heap_frozen = False
 
 
-def warm_up(settings: Settings, beam_args: list[str] | None = None) -> None:
-    """Freeze the start-up heap and start the extraction workers, before the feeds are polled."""
+def warm_up(settings: Settings, beam_args: list[str] | None = None) -> int:
+    """Freeze the start-up heap and start the extraction workers, before the feeds are polled; returns how many."""
     freeze_startup_heap()
-    start_workers(settings, beam_args)
+    return start_workers(settings, beam_args)
 
 
-def start_workers(settings: Settings, beam_args: list[str] | None = None) -> None:
-    """The extraction worker processes start (imports, warm code) while the caller goes on; a no-op when running."""
-    cpu_pool.prewarm(cpu_workers_for(settings, beam_args))
+def start_workers(settings: Settings, beam_args: list[str] | None = None) -> int:
+    """The extraction worker processes start (imports, warm code) while the caller goes on; a no-op when running.
+    Returns how many there are (0: extraction runs in the Beam worker)."""
+    workers = cpu_workers_for(settings, beam_args)
+    cpu_pool.prewarm(workers)
+    return workers
 
 
 def freeze_startup_heap() -> None:

@@ -113,24 +113,32 @@ def test_hostile_feeds_are_parsed_safely(hostile, settings, fault_report):
                  note=f"10k-entry feed parsed in {time.monotonic() - started:.1f}s")
 
 
-def test_pipeline_survives_every_web_fault(hostile, fast_settings, tmp_path, prefect_harness, es_client,
-                                           fault_report):
+def _ingest_feed_of(hostile, settings, tmp_path, es_client, name: str, pages: list[str]):
+    """One ingest run over a feed (served at ``name``) that lists the hostile server's ``pages``; returns the run
+    summary, the stored stories and the error records, each keyed by the last segment of its (feed link's) URL."""
     from newswatch.flows.ingest import ingest_flow
 
-    feed_path = "faults-feed"
-    body = hostile.feed(list(WEB_FAULTS)).encode()
-    setattr(type(hostile), "route_faults_feed", lambda self, h, n, base: h._send(200, body, "application/rss+xml"))
+    body = hostile.feed(pages).encode()
+    setattr(type(hostile), "route_" + name.replace("-", "_"),
+            lambda self, h, n, base: h._send(200, body, "application/rss+xml"))
     feeds = tmp_path / "feeds.txt"
-    feeds.write_text(hostile.url(feed_path) + "\n")
-    started = time.monotonic()
-    summary = ingest_flow(str(feeds), overrides=fast_settings.public())
-    elapsed = time.monotonic() - started
-    ix = Indices(fast_settings)
+    feeds.write_text(hostile.url(name) + "\n")
+    summary = ingest_flow(str(feeds), overrides=settings.public())
+    ix = Indices(settings)
     es_client.indices.refresh(index=f"{ix.stories},{ix.errors}")
     stored = {h["_source"]["canonical_url"].rsplit("/", 1)[-1]: h["_source"] for h in
               es_client.search(index=ix.stories, size=50)["hits"]["hits"]}
     errors = {h["_source"]["url"].rsplit("/", 1)[-1]: h["_source"] for h in
               es_client.search(index=ix.errors, size=50)["hits"]["hits"] if h["_source"]["url"]}
+    return summary, stored, errors
+
+
+def test_pipeline_survives_every_web_fault(hostile, fast_settings, tmp_path, prefect_harness, es_client,
+                                           fault_report):
+    started = time.monotonic()
+    summary, stored, errors = _ingest_feed_of(hostile, fast_settings, tmp_path, es_client, "faults-feed",
+                                              list(WEB_FAULTS))
+    elapsed = time.monotonic() - started
     expect_ok = [p for p, kind in WEB_FAULTS.items() if kind is None]
     expect_err = {p: kind for p, kind in WEB_FAULTS.items() if kind}
     assert set(stored) == set(expect_ok), "every good page indexed (keyed by the feed link's canonical URL)"
@@ -232,19 +240,9 @@ def test_a_bogus_charset_never_stops_the_run(hostile, fast_settings, tmp_path, p
                                              cpu_workers):
     """`charset=undefined` / `idna` / `punycode` name codecs Python has but that cannot decode a page: such a
     page is decoded as if it declared nothing, inline (no extraction workers) and in a worker process alike."""
-    from newswatch.flows.ingest import ingest_flow
-
     s = fast_settings.with_(cpu_workers=cpu_workers)
-    body = hostile.feed(BOGUS_CHARSETS + ["good-1"]).encode()
-    setattr(type(hostile), "route_charset_feed", lambda self, h, n, base: h._send(200, body, "application/rss+xml"))
-    feeds = tmp_path / "feeds.txt"
-    feeds.write_text(hostile.url("charset-feed") + "\n")
-    summary = ingest_flow(str(feeds), overrides=s.public())
-    ix = Indices(s)
-    es_client.indices.refresh(index=f"{ix.stories},{ix.errors}")
-    stored = {h["_source"]["canonical_url"].rsplit("/", 1)[-1]: h["_source"] for h in
-              es_client.search(index=ix.stories, size=50)["hits"]["hits"]}
-    errors = [h["_source"] for h in es_client.search(index=ix.errors, size=50)["hits"]["hits"]]
+    summary, stored, errors = _ingest_feed_of(hostile, s, tmp_path, es_client, "charset-feed",
+                                              BOGUS_CHARSETS + ["good-1"])
     assert sorted(stored) == sorted(BOGUS_CHARSETS + ["good-1"]), (summary, errors)
     for path in BOGUS_CHARSETS:
         assert "Казахстан" in stored[path]["title"], (path, stored[path]["title"])
@@ -257,21 +255,10 @@ def test_a_page_over_its_budget_is_a_dead_letter_and_the_run_goes_on(hostile, fa
     """A page of 600,000 elements is refused by its tag count in every worker mode (before it is parsed); in the
     extraction worker processes a page that takes more CPU than its budget is interrupted. The good page next to
     them is indexed and the run completes."""
-    from newswatch.flows.ingest import ingest_flow
-
     s = fast_settings.with_(cpu_workers=cpu_workers, max_page_bytes=6 * 1024 * 1024, page_cpu_seconds=0.3)
     pages = ["tag-flood", "good-1"] + (["slow-tree"] if cpu_workers else [])
-    body = hostile.feed(pages).encode()
-    setattr(type(hostile), "route_budget_feed", lambda self, h, n, base: h._send(200, body, "application/rss+xml"))
-    feeds = tmp_path / "feeds.txt"
-    feeds.write_text(hostile.url("budget-feed") + "\n")
-    summary = ingest_flow(str(feeds), overrides=s.public())
-    ix = Indices(s)
-    es_client.indices.refresh(index=f"{ix.stories},{ix.errors}")
-    stored = [h["_source"]["url"].rsplit("/", 1)[-1] for h in es_client.search(index=ix.stories, size=50)["hits"]["hits"]]
-    errors = {h["_source"]["url"].rsplit("/", 1)[-1]: h["_source"] for h in
-              es_client.search(index=ix.errors, size=50)["hits"]["hits"] if h["_source"]["url"]}
-    assert stored == ["good-1"], (summary, errors)
+    summary, stored, errors = _ingest_feed_of(hostile, s, tmp_path, es_client, "budget-feed", pages)
+    assert sorted(stored) == ["good-1"], (summary, errors)
     flood = errors["tag-flood"]
     assert flood["stage"] == "extract" and flood["error_type"] == "over_budget_tags"
     assert "1,200,010 tags" in flood["reason"] and "NEWSWATCH_PAGE_MAX_TAGS" in flood["reason"]
