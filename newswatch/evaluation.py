@@ -191,7 +191,7 @@ def evaluate(gold_path: str | Path, pages_dir: str | Path | None = None, nlp=Non
     recogniser the pipeline would call (an :class:`~newswatch.connectors.nlp.NlpConfig`)."""
     from urllib.parse import urlsplit
 
-    from .pipelines.stages import decode_html
+    from .pipelines.extract import decode_html
 
     gold = json.loads(Path(gold_path).read_text(encoding="utf-8"))
     pages = Path(pages_dir) if pages_dir else Path(gold_path).parent / "articles"

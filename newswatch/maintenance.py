@@ -140,7 +140,7 @@ def reenrich(es: Elasticsearch, settings: Settings, since: datetime, *, only_rul
     is fetched again): names from the recogniser now configured, USD values from the rates now cached, the
     current extraction rules. ``only_rules``: only the stories whose names came from the rules alone."""
     from .extraction.usd import use_rates_dir
-    from .pipelines.stages import build_story, recognise
+    from .pipelines.enrich import build_story, recognise
 
     ix = ensure_indices(es, settings)
     use_rates_dir(settings.effective_rates_dir)

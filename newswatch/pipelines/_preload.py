@@ -1,7 +1,7 @@
 """Imported once by the extraction workers' forkserver: every worker forked from it starts warm."""
 from ..extraction import warm
-from . import stages  # noqa: F401  (the functions the workers run)
+from . import enrich  # noqa: F401  (the functions the workers run)
 
-__all__ = ["stages"]
+__all__ = ["enrich"]
 
 warm()

@@ -283,7 +283,7 @@ def test_reenrich_command_fills_usd_once_the_rate_is_cached(settings, es_client,
     import sys
 
     from newswatch.connectors.es import bulk_write, ensure_indices
-    from newswatch.pipelines.stages import build_story
+    from newswatch.pipelines.enrich import build_story
 
     ix = ensure_indices(es_client, settings)
     page = {"id": "kzt-story", "url": "https://example.kz/a", "canonical_url": "https://example.kz/a", "feeds": [],

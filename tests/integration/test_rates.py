@@ -117,7 +117,7 @@ def test_to_usd_reads_the_fetched_rates(rate_settings, cbr):
 def test_reenrichment_picks_up_rates_fetched_later(rate_settings, cbr):
     """A story enriched while the source was down carries the note; enriched again from its text once the rate
     is on disk, it has the value (what `newswatch es reenrich` does for stored stories)."""
-    from newswatch.pipelines.stages import enrich_page
+    from newswatch.pipelines.enrich import enrich_page
 
     page = {"id": "x", "url": "http://news.example/a", "canonical_url": "http://news.example/a", "feeds": [],
             "fetched_at": "2024-11-06T10:00:00Z", "published_at": "2024-11-06T06:00:00+00:00",

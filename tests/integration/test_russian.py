@@ -82,7 +82,7 @@ def test_russian_keywords_fire_the_default_rule_without_a_parsed_amount(settings
     from newswatch.alerting.engine import match
     from newswatch.alerting.rules import load_rules
     from newswatch.connectors.es import bulk_write, ensure_indices
-    from newswatch.pipelines.stages import build_story
+    from newswatch.pipelines.enrich import build_story
 
     ix = ensure_indices(es_client, settings)
     pages = []

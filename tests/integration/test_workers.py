@@ -9,9 +9,9 @@ import apache_beam as beam
 import pytest
 
 from newswatch.pipelines import cpu_pool
-from newswatch.pipelines.ingest import CpuStage
+from newswatch.pipelines.concurrent import CpuStage
 from newswatch.pipelines.runner import DEFAULT_RUNNER, cpu_workers_for, runner_name, with_default_runner
-from newswatch.pipelines.stages import DEAD
+from newswatch.pipelines.outputs import DEAD
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import pytest
 
 from newswatch.charsets import text_codec
 from newswatch.connectors.feeds import parse_feed
-from newswatch.pipelines.stages import decode_html
+from newswatch.pipelines.extract import decode_html
 
 CP1251 = "<p>Казахстан подписал кредит</p>".encode("cp1251")
 

@@ -8,7 +8,7 @@ from apache_beam.testing.util import assert_that, equal_to, is_not_empty
 
 from newswatch.connectors.feeds import canonicalize, story_id
 from newswatch.pipelines.ingest import IngestStories
-from newswatch.pipelines.stages import DEAD, dead_letter
+from newswatch.pipelines.outputs import DEAD, dead_letter
 from newswatch.settings import Settings
 
 BASE = "https://news.example/articles/"
@@ -84,7 +84,7 @@ def _stage_bug(page, *args):
 def test_a_stage_that_raises_inline_makes_a_dead_letter_not_a_failed_run():
     """Without extraction workers (cpu_workers=0) the stage runs in the Beam worker: an exception there is the
     page's dead letter, as it is when a worker process raises."""
-    from newswatch.pipelines.ingest import CpuStage
+    from newswatch.pipelines.concurrent import CpuStage
 
     settings = Settings.from_env().with_(cpu_workers=0, ner="rules")
     page = {**_entry("a.html"), "url": BASE + "a.html", "html": b"<p>x</p>", "charset": "undefined"}

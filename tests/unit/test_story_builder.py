@@ -1,7 +1,7 @@
 """The story builder's readable facts: publication time, outlet, equivalents and repeats, deal totals."""
 from __future__ import annotations
 
-from newswatch.pipelines.stages import build_story, outlet_name, publication_time
+from newswatch.pipelines.enrich import build_story, outlet_name, publication_time
 
 
 def test_publication_time_keeps_the_time_of_day_and_its_zone():

@@ -1,42 +1,16 @@
-"""The pure work of the pipeline's CPU stages, without Beam: page -> article -> story document.
+"""The enrich stage: an extracted page -> a validated story document (entities, finance facts), or a dead letter.
 
-Each stage function takes one element and returns ``(MAIN, value)`` or ``(DEAD, error record)``; the DoFns in
-:mod:`newswatch.pipelines.ingest` run them inline or in worker processes (:mod:`newswatch.pipelines.cpu_pool`),
-which is why this module must not import Beam (a worker would pay for it).
+Pure functions run inline or in the extraction workers (:mod:`.cpu_pool`), which is why this module must not
+import Beam (a worker would pay for it). :func:`analyze_page` is extract then enrich, one trip to a worker.
 """
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timezone
 
-from ..charsets import text_codec
-from ..schemas.records import error_record, now_iso
-from .budget import OverBudget, PageBudget
-
-MAIN = "main"
-DEAD = "dead"
-
-
-def dead_letter(stage: str, element: dict, reason: str, kind: str | None = None, status: int | None = None) -> dict:
-    return error_record(stage, reason, url=element.get("link") or element.get("url"),
-                        feed=(element.get("feeds") or [None])[0], story_id=element.get("id"),
-                        error_type=kind, http_status=status, run_id=element.get("run_id"))
-
-
-def decode_html(body: bytes, declared: str | None) -> str | bytes:
-    """Valid UTF-8 wins (declared charsets are often wrong), then the declared charset, then detection. Never
-    raises: a charset that cannot decode the page counts as none declared."""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    codec = text_codec(declared)
-    if codec:
-        try:
-            return body.decode(codec, errors="replace")
-        except (UnicodeError, LookupError, ValueError, TypeError):
-            pass
-    return body  # trafilatura detects the encoding from the bytes and any <meta charset>
+from ..schemas.records import now_iso
+from .budget import PageBudget
+from .extract import extract_page
+from .outputs import DEAD, MAIN, dead_letter
 
 
 def parse_date(value) -> datetime | None:
@@ -133,34 +107,9 @@ def build_story(page: dict, ner_spans: list | None = None, ner_error: str | None
     )
     doc = story.model_dump(mode="json")
     doc["_id"] = doc["id"]
-    if facts.ner_error:  # one error record per run is made of it at indexing (see pipelines.ingest.BulkIndex)
+    if facts.ner_error:  # one error record per run is made of it at indexing (see pipelines.index.BulkIndex)
         doc["_ner_error"] = {"reason": facts.ner_error, "run_id": page.get("run_id")}
     return doc
-
-
-def extract_page(page: dict, min_chars: int, limits: PageBudget | None = None) -> tuple[str, dict]:
-    """Fetched page -> the page with its ``article`` (main text and metadata), or an ``extract`` dead letter;
-    ``limits``: the page's budget (:mod:`.budget`; its defaults when None)."""
-    from ..extraction import html_to_article
-
-    limits = limits or PageBudget()
-    try:
-        body = page.pop("html")
-        limits.check_size(body)
-        with limits.limits():
-            html = decode_html(body, page.pop("charset", None))
-            article = html_to_article(html, url=page["url"], min_chars=min_chars, author_hint=page.get("author"),
-                                      lang_hint=page.get("lang"))
-    except OverBudget as exc:
-        return DEAD, dead_letter("extract", page, str(exc), f"over_budget_{exc.kind}")
-    except Exception as exc:  # noqa: BLE001 - any page may break a parser in its own way: a dead letter, never a lost run
-        return DEAD, dead_letter("extract", page, f"{type(exc).__name__}: {exc}", "extract_exception")
-    text = ((article or {}).get("text") or "").strip()
-    if len(text) < min_chars:
-        return DEAD, dead_letter("extract", page, f"no extractable main text ({len(text)} characters found, "
-                                                  f"at least {min_chars} needed)", "no_text")
-    page["article"] = article
-    return MAIN, page
 
 
 def recognise(pages: list[dict], nlp) -> tuple[list[list | None], str | None]:
