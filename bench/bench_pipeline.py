@@ -148,7 +148,7 @@ def bench_enrich(arts: list[dict]) -> dict:
 
 def bench_index(arts: list[dict], s: Settings) -> float:
     from newswatch.connectors.es import bulk_write, ensure_indices, make_client
-    from newswatch.pipelines.stages import build_story
+    from newswatch.pipelines.enrich import build_story
 
     docs = []
     for i, a in enumerate(arts):
