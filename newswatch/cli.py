@@ -298,14 +298,23 @@ def _check_elasticsearch(settings: Settings) -> None:
     from elastic_transport import ConnectionError as ESConnectionError
 
     from .connectors.es import make_client
-    from .connectors.feeds import strip_credentials
 
     try:
         make_client(settings).options(request_timeout=10, max_retries=0).cluster.health()
     except ESConnectionError as exc:
-        cause = (getattr(exc, "message", "") or str(exc)).split(": ")[-1].splitlines()[0][:160]
-        raise UserError(f"Elasticsearch is not reachable at {strip_credentials(settings.es_url)} (ES_URL): {cause}; "
-                        f"check ES_URL, or unset it to use the local node") from None
+        raise UserError(_unreachable(exc, settings)) from None
+
+
+def _unreachable(exc: Exception, settings: Settings | None) -> str:
+    """The one wording of "Elasticsearch is not reachable", before a run and from any command."""
+    from .connectors.feeds import strip_credentials
+
+    cause = (getattr(exc, "message", "") or str(exc)).split(": ")[-1].splitlines()[0][:160]
+    if settings is None or not settings.es_url:
+        where = f" at {settings.local_es_url}" if settings is not None else ""
+        return f"Elasticsearch is not reachable{where}: {cause}; start the local node (`newswatch es start`) or set ES_URL"
+    return (f"Elasticsearch is not reachable at {strip_credentials(settings.es_url)} (ES_URL): {cause}; "
+            f"check ES_URL, or unset it to use the local node")
 
 
 def _run_flow(feeds_file: str, settings: Settings, beam_args: list[str]) -> dict:
@@ -916,6 +925,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _user_message(exc: Exception) -> str:
     """What went wrong, in the words a user can act on."""
+    if isinstance(exc, FileNotFoundError):
+        return f"file not found: {exc.filename}"
+    if not type(exc).__module__.startswith(("elasticsearch", "elastic_transport")):
+        return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (UserError, ValueError)) else str(exc)
     from elastic_transport import ConnectionError as ESConnectionError
     from elasticsearch import ApiError, NotFoundError, UnsupportedProductError
 
@@ -923,15 +936,17 @@ def _user_message(exc: Exception) -> str:
         return (f"no such index ({getattr(exc, 'body', {}).get('error', {}).get('index', '?')}): nothing ingested "
                 f"into this Elasticsearch yet? Run `newswatch run` first, or check ES_URL / NEWSWATCH_INDEX_PREFIX")
     if isinstance(exc, ESConnectionError):
-        return f"Elasticsearch is not reachable ({exc}); check ES_URL or start the local node: `newswatch es start`"
+        try:
+            settings = Settings.from_env()
+        except ValueError:  # a bad setting was its own error already; say the rest without it
+            settings = None
+        return _unreachable(exc, settings)
     if isinstance(exc, UnsupportedProductError) or (isinstance(exc, ApiError)
                                                      and not isinstance(getattr(exc, "body", None), dict)):
         return (f"the server at ES_URL does not answer as Elasticsearch does (HTTP {exc.meta.status}, "
                 f"{'no JSON' if exc.body else 'empty'} answer): check ES_URL")
     if isinstance(exc, ApiError) and exc.meta.status in (401, 403):
         return f"Elasticsearch refused the request (HTTP {exc.meta.status}): check ES_API_KEY or ES_USERNAME/ES_PASSWORD"
-    if isinstance(exc, FileNotFoundError):
-        return f"file not found: {exc.filename}"
     return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (UserError, ValueError)) else str(exc)
 
 

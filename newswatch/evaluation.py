@@ -19,10 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .extraction import analyze_text, html_to_article
-from .extraction.article import enrichment_text
-from .extraction.gazetteer import load, tokens_of
-
 METRICS = ("country_precision", "country_recall", "org_precision", "org_recall", "person_precision", "person_recall",
            "finance_precision", "finance_recall", "currency_accuracy", "kind_accuracy", "recipient_accuracy",
            "lender_accuracy", "alert_accuracy")
@@ -84,6 +80,8 @@ class Report:
 
 
 def _key(name: str) -> str:
+    from .extraction.gazetteer import tokens_of
+
     return " ".join(tokens_of(name)).lower().replace("ё", "е")
 
 
@@ -98,6 +96,8 @@ def _lemma_key(name: str) -> str | None:
 
 
 def _id_names(typ: str, eid: str) -> set[str]:
+    from .extraction.gazetteer import load
+
     names: set[str] = set()
     for key, ref in load().forms.items():
         if ref.id == eid and ref.type == typ:
@@ -191,6 +191,8 @@ def evaluate(gold_path: str | Path, pages_dir: str | Path | None = None, nlp=Non
     recogniser the pipeline would call (an :class:`~newswatch.connectors.nlp.NlpConfig`)."""
     from urllib.parse import urlsplit
 
+    from .extraction import analyze_text, html_to_article
+    from .extraction.article import enrichment_text
     from .pipelines.extract import decode_html
 
     gold = json.loads(Path(gold_path).read_text(encoding="utf-8"))
@@ -367,6 +369,8 @@ def peer_currency_score(path: str | Path) -> dict:
     """Recall and precision on the news-like cases of Recognizers-Text's currency specification: an expected
     amount with a scale word or an ISO code. By newswatch's stated rule an amount under 1,000 written without a
     scale word is a price, not a finance mention; such expected amounts are not scored."""
+    from .extraction import analyze_text
+
     cases = json.loads(Path(path).read_text(encoding="utf-8"))
     tp = fn = fp = 0
     misses: list[str] = []
