@@ -11,7 +11,7 @@ demo: install
 	$(VENV)/bin/newswatch demo
 
 test: install
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=10
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n 2 --durations=10
 
 es-start: install
 	$(VENV)/bin/newswatch es start

@@ -1,6 +1,8 @@
 """Shared fixtures: a real Elasticsearch node, Prefect in a private temp home, a loopback fixture server."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -12,15 +14,33 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("NEWSWATCH_FIXTURES", ROOT.parent / "shared" / "fixtures")).resolve()
 
-# Prefect: a private home per test session (two processes sharing one SQLite file lock each other out)
-_PREFECT_HOME = tempfile.mkdtemp(prefix="nw-prefect-")
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+# one directory per test run, shared by its test processes (pytest -n): the services lock and who started what
+if not os.environ.get("NEWSWATCH_TEST_RUN_DIR"):
+    os.environ["NEWSWATCH_TEST_RUN_DIR"] = tempfile.mkdtemp(prefix="nw-testrun-")
+_RUN_DIR = Path(os.environ["NEWSWATCH_TEST_RUN_DIR"])
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+# Prefect: a private home per test process (two processes sharing one SQLite file lock each other out)
+if _WORKER or "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="nw-prefect-")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # exchange rates: never the real source (the rate tests serve CBR documents on loopback), and a cache of the
 # session's own, so no developer's fetched rates leak into the results
 os.environ.setdefault("NEWSWATCH_RATES_URL", "off")
-os.environ.setdefault("NEWSWATCH_RATES_DIR", tempfile.mkdtemp(prefix="nw-rates-"))
+if _WORKER or "NEWSWATCH_RATES_DIR" not in os.environ:
+    os.environ["NEWSWATCH_RATES_DIR"] = tempfile.mkdtemp(prefix="nw-rates-")
+
+
+@contextlib.contextmanager
+def _run_lock(name: str):
+    """A lock held across the run's test processes."""
+    with open(_RUN_DIR / f"{name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -35,45 +55,119 @@ def gold(fixtures_dir) -> dict:
     return json.loads((fixtures_dir / "gold.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="session")
-def nlp_url():
-    """A real CoreNLP named-entity service: $NEWSWATCH_NLP_URL if set, else the local one started for the session
-    (reused when one answers on the test port). Exported, so CLI subprocesses use it too."""
-    from newswatch.connectors import nlp_local
-    from newswatch.connectors.nlp import ready
-    from newswatch.settings import Settings
-
-    if os.environ.get("NEWSWATCH_NLP_URL"):
-        yield os.environ["NEWSWATCH_NLP_URL"]
-        return
-    s = Settings.from_env().with_(nlp_port=int(os.environ.get("NEWSWATCH_TEST_NLP_PORT", "9311")))
-    started = not ready(s.local_nlp_url)
-    url = nlp_local.start(s, timeout=180)
-    os.environ["NEWSWATCH_NLP_URL"] = url
-    yield url
-    os.environ.pop("NEWSWATCH_NLP_URL", None)
-    if started and os.environ.get("NEWSWATCH_TEST_KEEP_NLP") != "1":
-        nlp_local.stop(s)
-
-
-@pytest.fixture(scope="session")
-def es_settings(nlp_url):
-    """Settings pointing at a real ES: $ES_URL if set, else a local node started for the session."""
-    from newswatch.connectors import es_local
+def _service_settings():
+    """The session's ES and CoreNLP settings: $ES_URL / $NEWSWATCH_NLP_URL if set, else local ones on the test ports."""
     from newswatch.settings import Settings
 
     base = Settings.from_env()
-    started = False
-    if not base.es_url:
-        base = base.with_(es_port=int(os.environ.get("NEWSWATCH_TEST_ES_PORT", "9250")))
-        health = es_local._health(base.local_es_url)
-        if not health:
-            es_local.start(base, timeout=240)
-            started = True
-        base = base.with_(es_url=base.local_es_url)
-    yield base
-    if started and os.environ.get("NEWSWATCH_TEST_KEEP_ES") != "1":
-        es_local.stop(base)
+    return base.with_(nlp_port=int(os.environ.get("NEWSWATCH_TEST_NLP_PORT", "9311")),
+                      es_port=int(os.environ.get("NEWSWATCH_TEST_ES_PORT", "9250")))
+
+
+def _start_services() -> None:
+    """Start the local Elasticsearch node and CoreNLP service at once (each is mostly a JVM warming up), unless
+    one already answers or $ES_URL / $NEWSWATCH_NLP_URL name others; note which this run started."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newswatch.connectors import es_local, nlp_local
+    from newswatch.connectors.nlp import ready
+
+    s = _service_settings()
+    with _run_lock("services"), ThreadPoolExecutor(2) as pool:
+        jobs = []
+        if not os.environ.get("NEWSWATCH_NLP_URL") and not ready(s.local_nlp_url):
+            jobs.append(("nlp", pool.submit(nlp_local.start, s, timeout=180)))
+        if not s.es_url and not es_local._health(s.local_es_url):
+            jobs.append(("es", pool.submit(es_local.start, s, timeout=240)))
+        # noted before they are up: a run interrupted while they start still stops them
+        _RUN_DIR.joinpath("started").write_text("\n".join([name for name, _ in jobs] + _started_before()))
+        for _, job in jobs:
+            job.result()
+
+
+def pytest_collection_modifyitems(config, items):
+    # unit tests first (they run while the services start, see pytest_sessionstart), then the heavy integration
+    # tests, so that with several test processes the run does not end waiting on one of them
+    items.sort(key=lambda item: 0 if "integration" not in item.path.parts else 1 if "heavy" in item.keywords else 2)
+
+
+def pytest_sessionstart(session):
+    """The run's controller (or a plain run) starts the services in the background as soon as the run begins,
+    when it will run integration tests; the first test that needs them waits (the services lock)."""
+    import threading
+
+    global _STARTER
+    config = session.config
+    if _WORKER or config.getoption("collectonly") or "not integration" in (config.getoption("markexpr") or ""):
+        return
+    args = [Path(a.split("::")[0]).resolve() for a in config.args] or [ROOT / "tests"]
+    integration = ROOT / "tests" / "integration"
+    if any(integration == a or integration in a.parents or a in integration.parents for a in args):
+        _STARTER = threading.Thread(target=_start_quietly, name="nw-test-services", daemon=True)
+        _STARTER.start()
+
+
+_STARTER = None
+
+
+def _start_quietly() -> None:
+    try:
+        _start_services()
+    except Exception:  # noqa: BLE001 - the fixture tries again and fails the tests that need the service, loudly
+        pass
+
+
+@pytest.fixture(scope="session")
+def _services():
+    """The session's real Elasticsearch node and CoreNLP service. With several test processes (pytest -n) the
+    first one to need them starts them, or waits for the controller, which began at once; the controller (or
+    the plain run's process) stops them at the end."""
+    _start_services()
+    return _service_settings()
+
+
+def _started_before() -> list[str]:
+    f = _RUN_DIR / "started"
+    return f.read_text().split() if f.exists() else []
+
+
+def _stop_services() -> None:
+    from newswatch.connectors import es_local, nlp_local
+
+    s = _service_settings()
+    started = set(_started_before())
+    if "nlp" in started and os.environ.get("NEWSWATCH_TEST_KEEP_NLP") != "1":
+        nlp_local.stop(s)
+    if "es" in started and os.environ.get("NEWSWATCH_TEST_KEEP_ES") != "1":
+        es_local.stop(s)
+
+
+def pytest_sessionfinish(session):
+    if not _WORKER:  # a plain run, or the controller of a pytest -n run once its workers have finished
+        if _STARTER is not None:
+            _STARTER.join(timeout=300)
+        _stop_services()
+
+
+@pytest.fixture(scope="session")
+def nlp_url(_services):
+    """A real CoreNLP named-entity service: $NEWSWATCH_NLP_URL if set, else the session's local one. Exported, so
+    CLI subprocesses use it too."""
+    if os.environ.get("NEWSWATCH_NLP_URL"):
+        yield os.environ["NEWSWATCH_NLP_URL"]
+        return
+    os.environ["NEWSWATCH_NLP_URL"] = _services.local_nlp_url
+    yield _services.local_nlp_url
+    os.environ.pop("NEWSWATCH_NLP_URL", None)
+
+
+@pytest.fixture(scope="session")
+def es_settings(_services, nlp_url):
+    """Settings pointing at a real ES: $ES_URL if set, else the session's local node."""
+    from newswatch.settings import Settings
+
+    base = Settings.from_env()
+    return base if base.es_url else base.with_(es_port=_services.es_port, es_url=_services.local_es_url)
 
 
 @pytest.fixture(scope="session")
@@ -163,7 +257,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def prefect_api_url(prefect_harness) -> str:
     """The harness's Prefect server, for `newswatch` subprocesses: they then start no temporary server of their own
-    (what a user's scheduled setup does; the ephemeral path keeps its own tests: test_demo, test_es_security)."""
+    (what a user's scheduled setup does; the ephemeral path keeps its own test: test_demo, the README's first command)."""
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value()
@@ -189,7 +283,8 @@ def feeds_file(tmp_path, fixture_server):
 
 # ------------------------------------------------------------------ fault-injection figures
 
-_FAULTS: list[tuple[str, int, int, int, str]] = []
+def _faults_file() -> Path:
+    return _RUN_DIR / "faults.jsonl"  # every test process of the run appends; the controller prints
 
 
 @pytest.fixture()
@@ -197,16 +292,18 @@ def fault_report():
     """Record a fault test's figures (injected, survived, lost); printed at the end of the run."""
 
     def record(name: str, *, injected: int, survived: int, lost: int, note: str = "") -> None:
-        _FAULTS.append((name, injected, survived, lost, note))
+        with _run_lock("faults"), _faults_file().open("a", encoding="utf-8") as f:
+            f.write(json.dumps([name, injected, survived, lost, note]) + "\n")
 
     return record
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _FAULTS:
+    if _WORKER or not _faults_file().exists():
         return
     tr = terminalreporter
     tr.section("fault injection figures")
     tr.write_line(f"{'fault':<48} {'injected':>8} {'survived':>8} {'lost':>5}  note")
-    for name, injected, survived, lost, note in _FAULTS:
+    for line in sorted(_faults_file().read_text(encoding="utf-8").splitlines()):
+        name, injected, survived, lost, note = json.loads(line)
         tr.write_line(f"{name:<48} {injected:>8} {survived:>8} {lost:>5}  {note}")

@@ -43,6 +43,7 @@ def _pairs(stories: dict[str, dict]) -> set[frozenset[str]]:
             if stories[a]["cluster_id"] == stories[b]["cluster_id"]}
 
 
+@pytest.mark.heavy
 def test_copies_on_three_outlets_are_one_cluster_across_runs_alerted_once(outlets, settings, es_client, tmp_path,
                                                                         prefect_harness):
     from test_alerts import Inbox

@@ -18,7 +18,7 @@ import pytest
 
 from newswatch.settings import Settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.heavy]
 
 PORT = int(os.environ.get("NEWSWATCH_TEST_SECURE_ES_PORT", "9252"))
 # the privileges docs/operations.md documents for newswatch's API key
@@ -93,7 +93,8 @@ def secure_node(es_settings, tmp_path_factory):
     shutil.rmtree(work, ignore_errors=True)
 
 
-def test_ingest_with_tls_and_least_privilege_role(secure_node, feeds_file, tmp_path, monkeypatch, fixtures_dir):
+def test_ingest_with_tls_and_least_privilege_role(secure_node, feeds_file, tmp_path, monkeypatch, fixtures_dir,
+                                                  prefect_api_url):
     from elasticsearch import AuthorizationException, Elasticsearch
 
     from newswatch.connectors.es import make_client
@@ -111,7 +112,7 @@ def test_ingest_with_tls_and_least_privilege_role(secure_node, feeds_file, tmp_p
 
     # the ingest flow works with just that key, over TLS verified against our CA
     env = dict(os.environ, ES_URL=s.es_url, NEWSWATCH_INDEX_PREFIX=s.index_prefix, NEWSWATCH_HOME=str(s.home),
-               NEWSWATCH_ALLOW_LOOPBACK="1", PREFECT_HOME=str(tmp_path / "ph"))
+               NEWSWATCH_ALLOW_LOOPBACK="1", PREFECT_API_URL=prefect_api_url)
     out = subprocess.run([os.sys.executable, "-m", "newswatch.cli", "run", "--feeds",
                           feeds_file("asia-world.atom.xml")], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

@@ -15,6 +15,7 @@ def _stories(es, ix: Indices) -> list[dict]:
     return [h["_source"] for h in es.search(index=ix.stories, size=100)["hits"]["hits"]]
 
 
+@pytest.mark.heavy
 def test_es_lost_between_bulk_batches_loses_nothing(settings, feeds_file, prefect_harness, es_client, gold,
                                                     fault_report):
     from servers import TCPProxy

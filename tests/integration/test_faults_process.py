@@ -14,7 +14,7 @@ import pytest
 
 from newswatch.connectors.es import Indices
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.heavy]
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ import pytest
 
 from newswatch.connectors.es import Indices
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.heavy]
 
 COMPARED = ("title", "text", "published_at", "countries", "regions", "orgs", "people", "finance_kinds", "lenders",
             "recipients", "finance_usd_max", "canonical_url", "extraction_version")

@@ -229,6 +229,7 @@ def test_service_slow_times_out_and_the_run_goes_on(settings, dev_feed, es_clien
     assert elapsed < 60
 
 
+@pytest.mark.heavy
 def test_service_killed_mid_run_loses_nothing_and_reenrich_repairs(settings, dev_feed, es_client, nlp_url,
                                                                    prefect_harness, fault_report, capsys):
     from newswatch.connectors import nlp_local

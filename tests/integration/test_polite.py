@@ -42,6 +42,7 @@ def _overlap(sites: list[RecordingSite]) -> int:
     return peak
 
 
+@pytest.mark.heavy
 def test_three_hosts_paced_robots_obeyed_listed_feeds_fetched(settings, es_client, tmp_path, prefect_harness):
     from newswatch.flows.ingest import ingest_flow
 

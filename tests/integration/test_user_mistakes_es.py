@@ -55,6 +55,7 @@ def _full_disk(path: Path):
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
+@pytest.mark.heavy
 def test_a_full_disk_mid_run_fails_the_run_in_one_line_and_loses_nothing(settings, feeds_file, prefect_api_url,
                                                                          es_client, tmp_path):
     feeds = feeds_file("central-asia.rss.xml")
