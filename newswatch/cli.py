@@ -1,4 +1,6 @@
-"""``newswatch`` console script."""
+"""newswatch: news feeds in, stories with their entities and finance facts into Elasticsearch, alerts out.
+
+Start with `newswatch demo`, then `newswatch run --feeds FILE`; `newswatch COMMAND --help` for each command."""
 from __future__ import annotations
 
 import argparse
@@ -761,7 +763,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"newswatch {_version()}")
     p.add_argument("--es-url", help="Elasticsearch URL (default: $ES_URL, else the local node)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _ingest_commands(sub)
+    _analyst_commands(sub)
+    _service_commands(sub)
+    _check_commands(sub)
+    return p
 
+
+def _service_commands(sub) -> None:
+    """The commands of the local services and saved objects: es, nlp, flink, kibana."""
     es = sub.add_parser("es", help="manage the local single-node Elasticsearch")
     es.add_argument("action", choices=["start", "stop", "status", "install", "rollover", "migrate", "prune",
                                        "reenrich"],
@@ -783,6 +793,21 @@ def build_parser() -> argparse.ArgumentParser:
     nl.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the service to answer")
     nl.set_defaults(func=cmd_nlp)
 
+    fl = sub.add_parser("flink", help="fetch the Beam Flink job server (Maven) for --runner FlinkRunner")
+    fl.add_argument("action", choices=["install"], help="download the job server jar into NEWSWATCH_HOME")
+    fl.set_defaults(func=cmd_flink)
+
+    kb = sub.add_parser("kibana", help="Kibana saved objects: export (from the schema) or import into Kibana")
+    kb.add_argument("action", choices=["export", "import"],
+                    help="export: write the saved objects generated from the schema; import: load them into Kibana")
+    kb.add_argument("--url", default=os.environ.get("KIBANA_URL"), help="Kibana URL (import; default: $KIBANA_URL)")
+    kb.add_argument("--file", help="NDJSON path (default deploy/kibana/newswatch.ndjson)")
+    kb.add_argument("--space", help="Kibana space id")
+    kb.set_defaults(func=cmd_kibana)
+
+
+def _ingest_commands(sub) -> None:
+    """The commands of ingestion: run, demo, serve, backfill, feeds."""
     run = sub.add_parser("run", help="run the ingestion flow once over a feeds file",
                          epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
     run.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
@@ -804,18 +829,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
     demo.set_defaults(func=cmd_demo)
 
-    fl = sub.add_parser("flink", help="fetch the Beam Flink job server (Maven) for --runner FlinkRunner")
-    fl.add_argument("action", choices=["install"], help="download the job server jar into NEWSWATCH_HOME")
-    fl.set_defaults(func=cmd_flink)
+    sv = sub.add_parser("serve", help="serve the ingest flow on a cron schedule (needs a Prefect server)")
+    sv.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
+                    help="feeds file: YAML (feeds: [{url, name}]) or one URL per line")
+    sv.add_argument("--cron", default=os.environ.get("NEWSWATCH_CRON", "*/15 * * * *"),
+                    help="when runs start (cron syntax; $NEWSWATCH_CRON)")
+    sv.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
+    sv.set_defaults(func=cmd_serve)
 
-    kb = sub.add_parser("kibana", help="Kibana saved objects: export (from the schema) or import into Kibana")
-    kb.add_argument("action", choices=["export", "import"],
-                    help="export: write the saved objects generated from the schema; import: load them into Kibana")
-    kb.add_argument("--url", default=os.environ.get("KIBANA_URL"), help="Kibana URL (import; default: $KIBANA_URL)")
-    kb.add_argument("--file", help="NDJSON path (default deploy/kibana/newswatch.ndjson)")
-    kb.add_argument("--space", help="Kibana space id")
-    kb.set_defaults(func=cmd_kibana)
+    bf = sub.add_parser("backfill", help="index a site's older stories, found in its sitemaps",
+                        epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
+    bf.add_argument("site", metavar="SITE_URL", help="the site whose sitemaps list its stories")
+    bf.add_argument("--since", required=True, help="stories dated this day or later (sitemap dates), e.g. 2024-05-01")
+    bf.add_argument("--max", type=int, default=500, help="at most this many stories, newest first")
+    bf.add_argument("--include-undated", action="store_true",
+                    help="also take sitemap URLs without a date (after the dated ones)")
+    bf.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
+    bf.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
+    bf.set_defaults(func=cmd_backfill)
 
+    fd = sub.add_parser("feeds", help="feeds: discover a site's, add them to a feeds file, list their health, "
+                                      "reset a failing or quarantined one")
+    fd.add_argument("action", choices=["discover", "add", "list", "reset"],
+                    help="discover a site's feeds; add them to a feeds file; list each feed's health; reset one")
+    fd.add_argument("urls", nargs="*", metavar="URL",
+                    help="discover/add: a site (its home page or any page) or a feed; reset: feed URLs")
+    fd.add_argument("--feeds", default="feeds.yaml", help="add: the feeds file to append to (YAML or text)")
+    fd.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
+    fd.set_defaults(func=cmd_feeds)
+
+
+def _analyst_commands(sub) -> None:
+    """The commands of what analysts read: search, export, alerts."""
     se = sub.add_parser("search", help="search stored stories")
     se.add_argument("query", nargs="?", default="*", help="Lucene query string over title and text")
     se.add_argument("--country", action="append", help="ISO code; repeat for several")
@@ -841,14 +886,6 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--kind", action="append", help="deal kind (loan, grant, aid, investment, financing); repeat")
     ex.set_defaults(func=cmd_export)
 
-    sv = sub.add_parser("serve", help="serve the ingest flow on a cron schedule (needs a Prefect server)")
-    sv.add_argument("--feeds", default=str(PACKAGE_DATA / "feeds.yaml"),
-                    help="feeds file: YAML (feeds: [{url, name}]) or one URL per line")
-    sv.add_argument("--cron", default=os.environ.get("NEWSWATCH_CRON", "*/15 * * * *"),
-                    help="when runs start (cron syntax; $NEWSWATCH_CRON)")
-    sv.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
-    sv.set_defaults(func=cmd_serve)
-
     al = sub.add_parser("alerts", help="alert rules: list, dry-run a rule, or send pending alerts now")
     al.add_argument("action", choices=["list", "test", "send"],
                     help="list the rules; test: the stories a rule would alert on (nothing sent); send pending alerts")
@@ -859,27 +896,9 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--limit", type=int, default=50, help="test: stories shown at most")
     al.set_defaults(func=cmd_alerts)
 
-    fd = sub.add_parser("feeds", help="feeds: discover a site's, add them to a feeds file, list their health, "
-                                      "reset a failing or quarantined one")
-    fd.add_argument("action", choices=["discover", "add", "list", "reset"],
-                    help="discover a site's feeds; add them to a feeds file; list each feed's health; reset one")
-    fd.add_argument("urls", nargs="*", metavar="URL",
-                    help="discover/add: a site (its home page or any page) or a feed; reset: feed URLs")
-    fd.add_argument("--feeds", default="feeds.yaml", help="add: the feeds file to append to (YAML or text)")
-    fd.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
-    fd.set_defaults(func=cmd_feeds)
 
-    bf = sub.add_parser("backfill", help="index a site's older stories, found in its sitemaps",
-                        epilog="Arguments after `--` are passed to Beam as PipelineOptions.")
-    bf.add_argument("site", metavar="SITE_URL", help="the site whose sitemaps list its stories")
-    bf.add_argument("--since", required=True, help="stories dated this day or later (sitemap dates), e.g. 2024-05-01")
-    bf.add_argument("--max", type=int, default=500, help="at most this many stories, newest first")
-    bf.add_argument("--include-undated", action="store_true",
-                    help="also take sitemap URLs without a date (after the dated ones)")
-    bf.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)
-    bf.add_argument("beam_args", nargs=argparse.REMAINDER, help="-- then Beam PipelineOptions")
-    bf.set_defaults(func=cmd_backfill)
-
+def _check_commands(sub) -> None:
+    """The commands of checks: doctor, eval."""
     doc = sub.add_parser("doctor", help="check configuration, Elasticsearch, SMTP and disk; print what to fix")
     doc.set_defaults(func=cmd_doctor)
 
@@ -895,8 +914,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-violations", type=int, default=0,
                     help="not_amounts/not_countries that may be extracted")
     ev.set_defaults(func=cmd_eval)
-    return p
-
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home (and no error without network)
