@@ -944,8 +944,15 @@ def _user_message(exc: Exception) -> str:
     """What went wrong, in the words a user can act on."""
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename}"
-    if not type(exc).__module__.startswith(("elasticsearch", "elastic_transport")):
-        return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (UserError, ValueError)) else str(exc)
+    if type(exc).__module__.startswith(("elasticsearch", "elastic_transport")):
+        said = _elasticsearch_message(exc)
+        if said:
+            return said
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (UserError, ValueError)) else str(exc)
+
+
+def _elasticsearch_message(exc: Exception) -> str | None:
+    """An Elasticsearch client error said for a user (None: nothing better than its own text)."""
     from elastic_transport import ConnectionError as ESConnectionError
     from elasticsearch import ApiError, NotFoundError, UnsupportedProductError
 
@@ -964,7 +971,7 @@ def _user_message(exc: Exception) -> str:
                 f"{'no JSON' if exc.body else 'empty'} answer): check ES_URL")
     if isinstance(exc, ApiError) and exc.meta.status in (401, 403):
         return f"Elasticsearch refused the request (HTTP {exc.meta.status}): check ES_API_KEY or ES_USERNAME/ES_PASSWORD"
-    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (UserError, ValueError)) else str(exc)
+    return None
 
 
 if __name__ == "__main__":

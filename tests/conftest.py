@@ -91,6 +91,9 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: 0 if "integration" not in item.path.parts else 1 if "heavy" in item.keywords else 2)
 
 
+_STARTER = None  # the controller's thread starting the services (see pytest_sessionstart)
+
+
 def pytest_sessionstart(session):
     """The run's controller (or a plain run) starts the services in the background as soon as the run begins,
     when it will run integration tests; the first test that needs them waits (the services lock)."""
@@ -105,9 +108,6 @@ def pytest_sessionstart(session):
     if any(integration == a or integration in a.parents or a in integration.parents for a in args):
         _STARTER = threading.Thread(target=_start_quietly, name="nw-test-services", daemon=True)
         _STARTER.start()
-
-
-_STARTER = None
 
 
 def _start_quietly() -> None:
